@@ -1,0 +1,24 @@
+"""The model room: the Model contract, the Signature, and the flavors that run frameworks."""
+
+from __future__ import annotations
+
+from roost.model._contract import Model
+from roost.model._inference import infer_inputs, infer_outputs, rows_from_outputs
+from roost.model._signature import COLUMN_DTYPES, ColumnSpec, OutputSpec, Signature, TensorSpec
+from roost.model.flavors import FLAVORS, Flavor, detect_flavor, flavor_named
+
+__all__ = [
+    "COLUMN_DTYPES",
+    "FLAVORS",
+    "ColumnSpec",
+    "Flavor",
+    "Model",
+    "OutputSpec",
+    "Signature",
+    "TensorSpec",
+    "detect_flavor",
+    "flavor_named",
+    "infer_inputs",
+    "infer_outputs",
+    "rows_from_outputs",
+]

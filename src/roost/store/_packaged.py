@@ -1,0 +1,132 @@
+"""A registered package, loaded as a Model: verify every hash, then deserialise, then predict."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from roost.errors import Error, IntegrityError, ModelError, NotLoadedError
+from roost.model import Signature, flavor_named, rows_from_outputs
+from roost.store._checksums import verify_package
+from roost.types import JSONDict, Rows
+
+__all__ = ["PackagedModel", "read_metadata"]
+
+log = logging.getLogger(__name__)
+
+
+def read_metadata(path: Path) -> JSONDict:
+    """Parse ``model.yaml`` (call only after ``verify_package``)."""
+    try:
+        data = yaml.safe_load((path / "model.yaml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise IntegrityError(f"package {path}: model.yaml is unreadable ({exc})") from exc
+    if not isinstance(data, dict):
+        raise IntegrityError(f"package {path}: model.yaml is not a mapping")
+    return data
+
+
+class PackagedModel:
+    """A model version from the registry, following the Model contract.
+
+    Args:
+        path: the package folder.
+        digest: the package digest recorded in the index; ``load`` refuses any other.
+        ref: how to name the model in messages (``iris:3``).
+
+    Example:
+        >>> model = registry.load("iris@production")  # doctest: +SKIP
+        >>> model.predict({"sepal_length": 5.1, "sepal_width": 3.5,
+        ...                "petal_length": 1.4, "petal_width": 0.2})  # doctest: +SKIP
+        [{'label': 'setosa', 'probabilities': [0.98, 0.02, 0.0]}]
+    """
+
+    def __init__(self, path: Path, digest: str, ref: str) -> None:
+        self.path = path
+        self.digest = digest
+        self.ref = ref
+
+    @property
+    def is_loaded(self) -> bool:
+        return hasattr(self, "model_")
+
+    def load(self) -> None:
+        """Verify every file's hash, then read the metadata and the framework object.
+
+        Raises:
+            IntegrityError: a file was changed, truncated, added or removed.
+            FlavorError: the framework the package needs is not installed.
+        """
+        if self.is_loaded:
+            return
+        started = time.perf_counter()
+        verify_package(self.path, self.digest)
+        metadata = read_metadata(self.path)
+        flavor_info = metadata["flavor"]
+        flavor = flavor_named(flavor_info["name"])
+        options = flavor_info.get("options") or {}
+        signature = Signature.from_dict(metadata["signature"])
+        model = flavor.load(self.path / flavor_info["artifact"], options)
+        self.metadata_: JSONDict = metadata
+        self.signature_ = signature
+        self.flavor_ = flavor
+        self.options_: JSONDict = options
+        self.model_ = model
+        log.info("loaded %s (%s) in %.3fs", self.ref, flavor.name, time.perf_counter() - started)
+
+    def _require_loaded(self) -> None:
+        if not self.is_loaded:
+            raise NotLoadedError(f"model {self.ref} is not loaded; call load() first")
+
+    @property
+    def signature(self) -> Signature:
+        self._require_loaded()
+        return self.signature_
+
+    @property
+    def metadata(self) -> JSONDict:
+        """Everything ``model.yaml`` records: signature, provenance, params, card."""
+        self._require_loaded()
+        return self.metadata_
+
+    @property
+    def example(self) -> Any:
+        """The input example stored with the package, as JSON-ready rows."""
+        self._require_loaded()
+        return json.loads((self.path / "examples" / "input_example.json").read_text("utf-8"))
+
+    def predict(self, batch: Rows) -> list[Any]:
+        """Validate ``batch`` against the signature and return one output per row.
+
+        Raises:
+            NotLoadedError: ``load()`` has not run.
+            SignatureError: a row does not match the signature (column, type, value named).
+            ModelError: the framework failed on valid input.
+        """
+        self._require_loaded()
+        validated = self.signature_.validate(batch)
+        n_rows = (
+            len(next(iter(validated.values()))) if isinstance(validated, dict) else len(validated)
+        )
+        if n_rows == 0:
+            return []
+        try:
+            outputs = self.flavor_.predict(self.model_, validated, self.options_)
+        except Error:
+            raise
+        except Exception as exc:  # a framework's own failure becomes a roost error with context
+            raise ModelError(f"model {self.ref} failed: {type(exc).__name__}: {exc}") from exc
+        return rows_from_outputs(outputs, n_rows)
+
+    def predict_one(self, row: Rows) -> Any:
+        """Predict a single row (a dict, or one row of values) and return its output."""
+        return self.predict([row] if not isinstance(row, dict) else row)[0]
+
+    def __repr__(self) -> str:
+        state = "loaded" if self.is_loaded else "not loaded"
+        return f"<PackagedModel {self.ref} ({state})>"
