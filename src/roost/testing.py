@@ -16,7 +16,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from roost.errors import NotLoadedError, SignatureError
+from roost.errors import ModelError, NotLoadedError, SignatureError
 from roost.model import Model, Signature
 from roost.types import Rows
 
@@ -98,7 +98,10 @@ def check_model(model: Model, rows: Rows | None = None) -> None:
     if n < 1:
         raise _fail("rows", "need at least one row to check")
 
-    outputs = model.predict(rows)
+    try:
+        outputs = model.predict(rows)
+    except ModelError as exc:  # the model's own checks caught it first: still a broken promise
+        raise _fail("predict", f"{type(exc).__name__}: {exc}") from exc
     if not isinstance(outputs, list) or len(outputs) != n:
         got = len(outputs) if isinstance(outputs, list) else type(outputs).__name__
         raise _fail("one output per row", f"{n} rows gave {got}")

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from roost.errors import ModelError
+from roost.errors import FlavorError, ModelError
 from roost.store import Registry
 from roost.testing import check_model
 
@@ -501,6 +501,14 @@ def test_pyfunc_one_value_for_the_whole_batch_is_refused_at_save(registry: Regis
 
     with pytest.raises(ModelError, match=r"one value per input row \(5\), got a single ndarray"):
         registry.save(lambda x: np.asarray(x["a"].sum()), "total", example=frame[:5])
+
+
+def test_pyfunc_class_instead_of_instance_is_refused(registry: Registry) -> None:
+    """A class has a ``predict`` too, but calling it on a batch would build an object."""
+    with pytest.raises(
+        FlavorError, match=r"cannot save the class .*Doubler: pass a fitted instance"
+    ):
+        registry.save(Doubler, "doubler", example=_pyfunc_frame()[:5])
 
 
 def test_pyfunc_output_of_the_wrong_length_is_refused_at_save(registry: Registry) -> None:

@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 
 import roost
-from roost.errors import ConfigError, ModelError, ModelNotFound, VersionConflict
+from roost.errors import (
+    ConfigError,
+    InvalidReference,
+    ModelError,
+    ModelNotFound,
+    StoreError,
+    VersionConflict,
+)
 from roost.store import CARD_FIELDS, ModelRef, ModelVersion, Registry
 
 IRIS_COLUMNS = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
@@ -221,6 +228,30 @@ def test_delete_twice_raises_not_found(saved: Registry) -> None:
     saved.delete("iris:1")
     with pytest.raises(ModelNotFound, match=r"version 1 not found \(known: 2\)"):
         saved.delete("iris:1")
+
+
+@pytest.mark.parametrize("ref", ["iris", "iris:latest"], ids=["bare-name", "latest"])
+def test_delete_without_explicit_version_refused(saved: Registry, ref: str) -> None:
+    """ "rm iris" must not quietly mean "the newest iris"."""
+    with pytest.raises(InvalidReference, match=r"name the version explicitly, e\.g\. iris:3"):
+        saved.delete(ref)
+    assert [v.version for v in saved.summary("iris").versions] == [1, 2]
+
+
+def test_lookups_accept_the_version_a_save_returned(registry: Registry, iris: Any) -> None:
+    version = save_iris(registry, iris)
+    assert registry.resolve(version) == version
+    assert registry.load(version).predict(iris.example) == registry.load("iris:1").predict(
+        iris.example
+    )
+
+
+def test_index_unwritable_raises_store_error(registry: Registry, iris: Any) -> None:
+    """A locked, corrupt or unwritable SQLite file is a StoreError, not a raw sqlite3 error."""
+    save_iris(registry, iris)
+    (registry.home / "registry.db").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match=r"registry index .*registry\.db"):
+        registry.resolve("iris")
 
 
 def test_delete_empties_only_its_own_trash(saved: Registry) -> None:

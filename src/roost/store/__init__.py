@@ -6,7 +6,8 @@ from roost.store._card_fields import CARD_FIELDS
 from roost.store._index import Index, open_index
 from roost.store._packaged import PackagedModel
 from roost.store._refs import ModelRef
-from roost.store.registry import ModelSummary, ModelVersion, Registry
+from roost.store._versions import ModelSummary, ModelVersion
+from roost.store.registry import Registry, VersionLike
 
 __all__ = [
     "CARD_FIELDS",
@@ -16,5 +17,6 @@ __all__ = [
     "ModelVersion",
     "PackagedModel",
     "Registry",
+    "VersionLike",
     "open_index",
 ]

@@ -12,7 +12,9 @@ keep their row (status ``deleted``) so their number is never handed out again.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +39,9 @@ _SCHEMA = (
         detail TEXT)""",
 )
 _MAX_CLAIM_ATTEMPTS = 100
+_WAL_ATTEMPTS = 50
+
+log = logging.getLogger(__name__)
 # any fixed number: the key of the PostgreSQL advisory lock held while creating the tables
 _SCHEMA_LOCK = 0x726F6F7374
 
@@ -99,7 +104,9 @@ class Index:
                 ) from exc
             self._integrity_errors = (psycopg.IntegrityError,)
         else:
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            path = Path(url.removeprefix("sqlite:///"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _enable_wal(path)
         with self._transaction() as cur:
             if self._is_postgres:
                 # CREATE TABLE IF NOT EXISTS races with itself in PostgreSQL: two processes
@@ -124,18 +131,22 @@ class Index:
                 yield _PostgresCursor(connection)
             return
         path = self.url.removeprefix("sqlite:///")
-        sqlite = sqlite3.connect(path, timeout=60, isolation_level=None)
         try:
-            sqlite.execute("PRAGMA journal_mode=WAL")
-            sqlite.execute("BEGIN IMMEDIATE")  # one writer at a time; readers are not blocked
+            sqlite = sqlite3.connect(path, timeout=60, isolation_level=None)
             try:
-                yield _SqliteCursor(sqlite)
-            except BaseException:
-                sqlite.execute("ROLLBACK")
-                raise
-            sqlite.execute("COMMIT")
-        finally:
-            sqlite.close()
+                sqlite.execute("BEGIN IMMEDIATE")  # one writer at a time; readers go on
+                try:
+                    yield _SqliteCursor(sqlite)
+                except BaseException:
+                    sqlite.execute("ROLLBACK")
+                    raise
+                sqlite.execute("COMMIT")
+            finally:
+                sqlite.close()
+        except sqlite3.IntegrityError:
+            raise  # a taken key: claim() retries with the next number
+        except sqlite3.DatabaseError as exc:  # locked past the timeout, corrupt, unwritable
+            raise StoreError(f"registry index {path}: {exc}") from exc
 
     @property
     def _safe_url(self) -> str:
@@ -184,13 +195,18 @@ class Index:
             f"model {name!r}: could not claim a version after {_MAX_CLAIM_ATTEMPTS} tries"
         )
 
-    def publish(self, name: str, version: int, digest: str, flavor: str) -> None:
-        """Mark a claimed version ready, once its files are in place."""
+    def publish(self, name: str, version: int, digest: str, flavor: str, created_at: str) -> None:
+        """Mark a claimed version ready, once its files are in place.
+
+        Args:
+            created_at: the time recorded in the package's ``model.yaml``, so the index and
+                the package tell the same story.
+        """
         with self._transaction() as cur:
             cur.execute(
                 "UPDATE roost_versions SET status = 'ready', digest = ?, flavor = ?, "
                 "created_at = ? WHERE name = ? AND version = ?",
-                (digest, flavor, _now(), name, version),
+                (digest, flavor, created_at, name, version),
             )
             self._record(cur, "register", name, version, digest)
 
@@ -319,6 +335,33 @@ class Index:
                 (name,),
             )
         return [(str(r[0]), str(r[1]), r[2], str(r[3] or "")) for r in rows]
+
+
+def _enable_wal(path: Path) -> None:
+    """Switch the SQLite file to write-ahead logging, once: readers then never wait on writers.
+
+    The mode is stored in the file, so later connections inherit it. Changing it needs a
+    moment alone with the file and SQLite's busy timeout does not cover that, so several
+    processes opening a new index at once retry here. A file that stays busy keeps its
+    rollback journal, which is slower under concurrency but just as correct.
+    """
+    for attempt in range(_WAL_ATTEMPTS):
+        try:
+            connection = sqlite3.connect(path, timeout=60)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"registry index {path}: {exc}") from exc
+        try:
+            mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() == "wal":
+                return
+        except sqlite3.OperationalError as exc:
+            log.debug("switching %s to WAL, attempt %d: %s", path, attempt + 1, exc)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"registry index {path}: {exc}") from exc
+        finally:
+            connection.close()
+        time.sleep(0.01 * (attempt + 1))
+    log.warning("registry index %s stayed busy; keeping its rollback journal", path)
 
 
 def open_index(url: str) -> Index:

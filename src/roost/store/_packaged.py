@@ -19,11 +19,16 @@ __all__ = ["PackagedModel", "read_metadata"]
 
 log = logging.getLogger(__name__)
 
+# libyaml's safe loader is ~10x faster than the pure-Python one (~45 ms per model.yaml)
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def read_metadata(path: Path) -> JSONDict:
     """Parse ``model.yaml`` (call only after ``verify_package``)."""
     try:
-        data = yaml.safe_load((path / "model.yaml").read_text(encoding="utf-8"))
+        data = yaml.load(  # a safe loader (see _SAFE_LOADER), never yaml.Loader
+            (path / "model.yaml").read_text(encoding="utf-8"), Loader=_SAFE_LOADER
+        )
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise IntegrityError(f"package {path}: model.yaml is unreadable ({exc})") from exc
     if not isinstance(data, dict):

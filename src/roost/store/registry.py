@@ -10,12 +10,12 @@ Layout under ``home`` (``ROOST_HOME``, default ``~/.roost``)::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,47 +28,34 @@ from roost.model import Signature
 from roost.store._archive import read_archive, write_archive
 from roost.store._builder import build_package
 from roost.store._checksums import digest_of, verify_package, write_checksums
-from roost.store._index import Index, VersionRow, open_index
+from roost.store._index import Index, open_index
 from roost.store._packaged import PackagedModel, read_metadata
 from roost.store._refs import ModelRef, check_alias, check_name, check_version
+from roost.store._versions import ModelSummary, ModelVersion
 from roost.types import JSONDict, Rows
 
-__all__ = ["ModelSummary", "ModelVersion", "Registry"]
+__all__ = ["Registry", "VersionLike"]
+
+#: What every lookup accepts: ``"iris:3"``, a parsed ``ModelRef``, or a ``ModelVersion``
+#: that an earlier call returned.
+VersionLike = str | ModelRef | ModelVersion
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 
 
-@dataclass(frozen=True, slots=True)
-class ModelVersion:
-    """One registered version; ``str()`` gives its reference, ``iris:3``."""
-
-    name: str
-    version: int
-    digest: str
-    flavor: str
-    created_at: str
-
-    def __str__(self) -> str:
-        return f"{self.name}:{self.version}"
-
-    @classmethod
-    def _from_row(cls, row: VersionRow) -> ModelVersion:
-        return cls(row.name, row.version, row.digest, row.flavor, row.created_at)
+def _parse(ref: VersionLike) -> ModelRef:
+    if isinstance(ref, ModelVersion):
+        return ModelRef(ref.name, "version", str(ref.version))
+    return ref if isinstance(ref, ModelRef) else ModelRef.parse(ref)
 
 
-@dataclass(frozen=True, slots=True)
-class ModelSummary:
-    """A model name with its live versions and aliases."""
-
-    name: str
-    versions: tuple[ModelVersion, ...]
-    aliases: dict[str, int]
-
-    @property
-    def latest(self) -> ModelVersion:
-        return self.versions[-1]
+def _discard(scratch: Path) -> None:
+    """Remove a scratch folder, and its parent (``staging/``) once no other process uses it."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    with contextlib.suppress(OSError):  # not empty: another save or import is under way
+        scratch.parent.rmdir()
 
 
 def _flavor_name(metadata: JSONDict, archive: str | Path) -> str:
@@ -161,12 +148,13 @@ class Registry:
                 source_dir=source_dir,
             )
             version = self.index.claim(name)
+            created_at = datetime.now(UTC).isoformat(timespec="seconds")
             try:
                 metadata: JSONDict = {
                     "schema_version": SCHEMA_VERSION,
                     "name": name,
                     "version": version,
-                    "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "created_at": created_at,
                     **draft.metadata,
                 }
                 (staging / "model.yaml").write_text(
@@ -178,9 +166,9 @@ class Registry:
                 self.index.abandon(name, version)
                 raise
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            _discard(staging)
         flavor = str(draft.metadata["flavor"]["name"])
-        self.index.publish(name, version, digest, flavor)
+        self.index.publish(name, version, digest, flavor, created_at)
         log.info("registered %s:%s (%s)", name, version, digest)
         return self.get(f"{name}:{version}")
 
@@ -196,14 +184,14 @@ class Registry:
 
     # -------------------------------------------------------------- reading
 
-    def resolve(self, ref: str | ModelRef) -> ModelVersion:
+    def resolve(self, ref: VersionLike) -> ModelVersion:
         """Find the version a reference names.
 
         Raises:
             InvalidReference: the reference is malformed.
             ModelNotFound: naming what exists, e.g. ``(known: 1, 2, 4)``.
         """
-        parsed = ref if isinstance(ref, ModelRef) else ModelRef.parse(ref)
+        parsed = _parse(ref)
         versions = self.index.versions(parsed.name)
         if not versions:
             raise ModelNotFound(
@@ -247,24 +235,24 @@ class Registry:
     def _known_names(self) -> str:
         return ", ".join(self.index.names()) or "none"
 
-    def path(self, ref: str | ModelRef) -> Path:
+    def path(self, ref: VersionLike) -> Path:
         """The package folder of a version (read it; never write to it)."""
         found = self.resolve(ref)
         return self._version_dir(found.name, found.version)
 
-    def metadata(self, ref: str | ModelRef) -> JSONDict:
+    def metadata(self, ref: VersionLike) -> JSONDict:
         """The verified ``model.yaml`` of a version."""
         found = self.resolve(ref)
         path = self._version_dir(found.name, found.version)
         verify_package(path, found.digest)
         return read_metadata(path)
 
-    def model(self, ref: str | ModelRef) -> PackagedModel:
+    def model(self, ref: VersionLike) -> PackagedModel:
         """The version as a Model, not yet loaded (``load()`` verifies and reads it)."""
         found = self.resolve(ref)
         return PackagedModel(self._version_dir(found.name, found.version), found.digest, str(found))
 
-    def load(self, ref: str | ModelRef) -> PackagedModel:
+    def load(self, ref: VersionLike) -> PackagedModel:
         """The version as a loaded Model, every hash verified first."""
         model = self.model(ref)
         model.load()
@@ -301,14 +289,20 @@ class Registry:
 
     # ------------------------------------------------------------- deleting
 
-    def delete(self, ref: str | ModelRef) -> ModelVersion:
+    def delete(self, ref: VersionLike) -> ModelVersion:
         """Delete a version (refused while an alias points to it); its number is not reused.
 
         Raises:
             VersionConflict: an alias points to the version (naming the aliases).
             ModelNotFound: no such version (naming the ones that exist).
         """
-        found = self.resolve(ref)
+        parsed = _parse(ref)
+        if parsed.kind == "latest":
+            # "rm iris" silently meaning "the newest iris" is too easy to regret
+            raise InvalidReference(
+                f"delete: name the version explicitly, e.g. {parsed.name}:3 (got {str(ref)!r})"
+            )
+        found = self.resolve(parsed)
         self.index.delete(found.name, found.version)
         path = self._version_dir(found.name, found.version)
         if path.exists():
@@ -327,7 +321,7 @@ class Registry:
 
     # ------------------------------------------------------ export / import
 
-    def export(self, ref: str | ModelRef, destination: str | Path) -> Path:
+    def export(self, ref: VersionLike, destination: str | Path) -> Path:
         """Write a version (verified first) to one ``.tar.gz`` archive.
 
         Args:
@@ -357,8 +351,12 @@ class Registry:
         staging = self._scratch("staging")
         try:
             package = read_archive(Path(archive), staging)
-            verify_package(package, expected_digest)
             digest = digest_of(package)
+            if expected_digest is not None and digest != expected_digest:
+                raise IntegrityError(
+                    f"archive {archive}: package digest is {digest}, expected {expected_digest}"
+                )
+            verify_package(package, digest)
             metadata = read_metadata(package)
             name = check_name(metadata.get("name"))
             version = check_version(metadata.get("version"))
@@ -374,8 +372,8 @@ class Registry:
                 self.index.abandon(name, version)
                 raise
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        self.index.publish(name, version, digest, flavor)
+            _discard(staging)
+        self.index.publish(name, version, digest, flavor, str(metadata.get("created_at", "")))
         return self.get(f"{name}:{version}")
 
     def _existing_import(self, name: str, version: int, digest: str) -> ModelVersion:

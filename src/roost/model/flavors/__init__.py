@@ -35,6 +35,11 @@ def detect_flavor(obj: object) -> Flavor:
     for flavor in FLAVORS:
         if flavor.matches(obj):
             return flavor
+    if isinstance(obj, type):
+        raise FlavorError(
+            f"cannot save the class {obj.__module__}.{obj.__qualname__}: pass a fitted "
+            "instance of it instead"
+        )
     raise FlavorError(
         f"cannot save a {type(obj).__module__}.{type(obj).__qualname__}: expected a "
         "scikit-learn estimator, an onnx.ModelProto, an XGBoost or LightGBM model, "

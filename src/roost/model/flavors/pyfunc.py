@@ -23,6 +23,8 @@ class PyfuncFlavor:
     framework = "cloudpickle"
 
     def matches(self, obj: object) -> bool:
+        if isinstance(obj, type):
+            return False  # a class, not an instance: calling it would build an object
         return callable(getattr(obj, "predict", None)) or callable(obj)
 
     def options(self, obj: Any, proba: bool | None) -> JSONDict:
