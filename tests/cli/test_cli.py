@@ -196,6 +196,11 @@ def test_models_rm_aliased_version_is_refused(saved: Registry) -> None:
     assert saved.resolve("iris:1").version == 1
 
 
+def test_models_rm_bare_name_is_refused_before_asking(saved: Registry) -> None:
+    assert_error(invoke(saved.home, "models", "rm", "iris", "--yes"), 2, "explicitly, e.g. iris:3")
+    assert saved.resolve("iris:1").version == 1
+
+
 def test_models_rm_without_yes_or_terminal_is_refused(saved: Registry) -> None:
     assert_error(invoke(saved.home, "models", "rm", "iris:1"), 2, "--yes")
     assert saved.resolve("iris:1").version == 1

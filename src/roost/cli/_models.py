@@ -13,7 +13,7 @@ from roost.cli._output import cell, format_time, plain_table, print_json, stdout
 from roost.cli._params import JsonOption, RefArgument
 from roost.cli._session import session_of
 from roost.cli._summary import render_summary
-from roost.errors import ConfigError, VersionConflict
+from roost.errors import ConfigError
 from roost.store import ModelSummary, ModelVersion, Registry
 
 __all__ = ["models_app"]
@@ -136,22 +136,14 @@ def remove(
 ) -> None:
     """Delete a version (refused while an alias points at it); its number is never reused."""
     registry = session_of(ctx).registry()
-    found = registry.resolve(ref)
-    holders = _aliases_of(registry, found)
-    if holders:
-        # the registry refuses too; checking first spares the user a pointless question
-        held = ", ".join(f"@{a}" for a in holders)
-        raise VersionConflict(
-            f"model {found.name!r} version {found.version} is still pointed to by {held}; "
-            "move or remove the alias first"
-        )
+    found = registry.deletable(ref)  # refuse before asking a pointless question
     if not yes:
         if not _stdin_is_interactive():
             raise ConfigError(f"models rm {found}: not confirmed (no terminal); pass --yes")
         if not typer.confirm(f"Delete {found} ({found.digest})?", default=False):
             typer.echo(f"kept {found}")
             raise typer.Exit(1)
-    registry.delete(str(found))
+    registry.delete(found)
     typer.echo(f"deleted {found}")
 
 

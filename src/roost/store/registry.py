@@ -289,12 +289,10 @@ class Registry:
 
     # ------------------------------------------------------------- deleting
 
-    def delete(self, ref: VersionLike) -> ModelVersion:
-        """Delete a version (refused while an alias points to it); its number is not reused.
+    def deletable(self, ref: VersionLike) -> ModelVersion:
+        """The version ``delete(ref)`` would remove, or the error it would raise.
 
-        Raises:
-            VersionConflict: an alias points to the version (naming the aliases).
-            ModelNotFound: no such version (naming the ones that exist).
+        Lets a caller (the CLI) ask for confirmation only when the delete can happen.
         """
         parsed = _parse(ref)
         if parsed.kind == "latest":
@@ -303,6 +301,25 @@ class Registry:
                 f"delete: name the version explicitly, e.g. {parsed.name}:3 (got {str(ref)!r})"
             )
         found = self.resolve(parsed)
+        holders = sorted(a for a, v in self.index.aliases(found.name).items() if v == found.version)
+        if holders:
+            held = ", ".join(f"@{a}" for a in holders)
+            raise VersionConflict(
+                f"model {found.name!r} version {found.version} is still pointed to by {held}; "
+                "move or remove the alias first"
+            )
+        return found
+
+    def delete(self, ref: VersionLike) -> ModelVersion:
+        """Delete a version (refused while an alias points to it); its number is not reused.
+
+        Raises:
+            InvalidReference: the reference does not name a version explicitly (``iris:3``).
+            VersionConflict: an alias points to the version (naming the aliases).
+            ModelNotFound: no such version (naming the ones that exist).
+        """
+        found = self.deletable(ref)
+        # the index checks the aliases again inside its transaction, in case one moved here
         self.index.delete(found.name, found.version)
         path = self._version_dir(found.name, found.version)
         if path.exists():

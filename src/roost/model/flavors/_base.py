@@ -108,8 +108,11 @@ def jsonable_params(params: Mapping[str, Any]) -> JSONDict:
             v is None or isinstance(v, bool | int | float | str) for v in value
         ):
             out[str(key)] = list(value)
+        elif callable(getattr(value, "get_params", None)):
+            # a nested estimator: its own parameters are listed under "key__…" already
+            out[str(key)] = type(value).__name__
         else:
-            text = repr(value)
+            text = " ".join(repr(value).split())  # one line, whatever the repr's layout
             out[str(key)] = text if len(text) <= 200 else text[:197] + "..."
     return out
 
