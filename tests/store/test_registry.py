@@ -295,7 +295,8 @@ def test_save_failing_after_claim_gives_the_number_back(
     def full_disk(*args: Any) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(registry, "_move_into_place", full_disk)
+    # the first step of moving the package into place, after the number was claimed
+    monkeypatch.setattr(registry, "_version_dir", full_disk)
     with pytest.raises(OSError, match="No space left"):
         save_iris(registry, iris)
     monkeypatch.undo()

@@ -251,12 +251,7 @@ class Index:
             ModelNotFound: it does not exist.
         """
         with self._transaction() as cur:
-            found = cur.execute(
-                "SELECT status FROM roost_versions WHERE name = ? AND version = ? FOR UPDATE",
-                (name, version),
-            )
-            if not found or found[0][0] != "ready":
-                raise ModelNotFound(f"model {name!r} version {version} not found")
+            _lock_ready_version(cur, name, version)
             aliases = cur.execute(
                 "SELECT alias FROM roost_aliases WHERE name = ? AND version = ? ORDER BY alias",
                 (name, version),
@@ -289,12 +284,7 @@ class Index:
             ModelNotFound: the version does not exist.
         """
         with self._transaction() as cur:
-            found = cur.execute(
-                "SELECT status FROM roost_versions WHERE name = ? AND version = ? FOR UPDATE",
-                (name, version),
-            )
-            if not found or found[0][0] != "ready":
-                raise ModelNotFound(f"model {name!r} version {version} not found")
+            _lock_ready_version(cur, name, version)
             previous = cur.execute(
                 "SELECT version FROM roost_aliases WHERE name = ? AND alias = ?", (name, alias)
             )
@@ -335,6 +325,20 @@ class Index:
                 (name,),
             )
         return [(str(r[0]), str(r[1]), r[2], str(r[3] or "")) for r in rows]
+
+
+def _lock_ready_version(cur: _Cursor, name: str, version: int) -> None:
+    """Lock a version's row for this transaction, so it cannot be deleted or aliased meanwhile.
+
+    Raises:
+        ModelNotFound: the version is not registered (or is deleted, or still pending).
+    """
+    found = cur.execute(
+        "SELECT status FROM roost_versions WHERE name = ? AND version = ? FOR UPDATE",
+        (name, version),
+    )
+    if not found or found[0][0] != "ready":
+        raise ModelNotFound(f"model {name!r} version {version} not found")
 
 
 def _enable_wal(path: Path) -> None:

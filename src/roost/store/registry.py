@@ -161,10 +161,10 @@ class Registry:
                     yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True), encoding="utf-8"
                 )
                 digest = write_checksums(staging)
-                self._move_into_place(staging, name, version)
             except BaseException:
                 self.index.abandon(name, version)
                 raise
+            self._move_into_place(staging, name, version)
         finally:
             _discard(staging)
         flavor = str(draft.metadata["flavor"]["name"])
@@ -173,14 +173,19 @@ class Registry:
         return self.get(f"{name}:{version}")
 
     def _move_into_place(self, staging: Path, name: str, version: int) -> None:
-        target = self._version_dir(name, version)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            # left by a registration that died after its move but before publishing
-            leftover = self._scratch("trash")
-            os.replace(target, leftover / "package")
-            log.warning("moved leftover files of %s:%s to %s", name, version, leftover)
-        os.replace(staging, target)
+        """Move a finished package to its version's folder; give the number back on failure."""
+        try:
+            target = self._version_dir(name, version)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists():
+                # left by a registration that died after its move but before publishing
+                leftover = self._scratch("trash")
+                os.replace(target, leftover / "package")
+                log.warning("moved leftover files of %s:%s to %s", name, version, leftover)
+            os.replace(staging, target)
+        except BaseException:
+            self.index.abandon(name, version)
+            raise
 
     # -------------------------------------------------------------- reading
 
@@ -383,11 +388,7 @@ class Registry:
                 self.index.claim(name, version)
             except VersionConflict:
                 return self._existing_import(name, version, digest)
-            try:
-                self._move_into_place(package, name, version)
-            except BaseException:
-                self.index.abandon(name, version)
-                raise
+            self._move_into_place(package, name, version)
         finally:
             _discard(staging)
         self.index.publish(name, version, digest, flavor, str(metadata.get("created_at", "")))
