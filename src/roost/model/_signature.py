@@ -206,9 +206,13 @@ class Signature:
         Raises:
             SignatureError: naming the column, the expected type and the received value.
         """
-        from roost.model._validation import validate_rows
+        if self.kind == "columns":
+            from roost.model._columns import validate_columns
 
-        return validate_rows(self, rows)
+            return validate_columns(self.inputs, rows)  # type: ignore[arg-type]
+        from roost.model._tensors import validate_tensors
+
+        return validate_tensors(self.inputs, rows)  # type: ignore[arg-type]
 
     def to_dict(self) -> JSONDict:
         return {

@@ -1,73 +1,26 @@
-"""Turn user rows into the exact batch a model expects, or say precisely what is wrong.
+"""Validate rows against a column signature: one typed pandas column per input.
 
-Every error names the column (or tensor), the expected type and the received
-value, with the row index, so a client can fix its request without reading code.
-Numeric columns are checked vectorised; only when a column holds Python objects
-do we look at values one by one to find the first offender.
+Every error names the column, the expected type and the received value, with the
+row index, so a client can fix its request without reading code. Numeric columns
+are checked vectorised; only a column of Python objects is read value by value to
+find the first offender.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from roost.errors import SignatureError
+from roost.model._values import describe, is_missing, out_of_range
 from roost.types import Rows
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
 
-    from roost.model._signature import ColumnSpec, Signature, TensorSpec
+    from roost.model._signature import ColumnSpec
 
-__all__ = ["validate_rows"]
-
-_NUMERIC = ("int64", "float32", "float64")
-
-
-def validate_rows(signature: Signature, rows: Rows) -> Any:
-    if signature.kind == "columns":
-        return _validate_columns(signature.inputs, rows)  # type: ignore[arg-type]
-    return _validate_tensors(signature.inputs, rows)  # type: ignore[arg-type]
-
-
-def _describe(value: Any, *, typed: bool = True) -> str:
-    # numpy scalars are named as the Python value a client sent: 1.5 (float), not (float64)
-    if isinstance(value, str):
-        value = str(value)
-    elif hasattr(value, "item") and not isinstance(value, bytes):
-        value = value.item()
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return f"{text} ({type(value).__name__})" if typed else text
-
-
-def _out_of_range(values: np.ndarray, target: np.dtype[Any]) -> np.ndarray:
-    """Where numbers do not fit ``target``: a cast would wrap (ints) or overflow to inf."""
-    import numpy as np
-
-    if values.dtype.kind not in "iuf" or target.kind not in "iuf":
-        return np.zeros(values.shape, dtype=bool)
-    info: Any = np.iinfo(target) if target.kind in "iu" else np.finfo(target)
-    with np.errstate(invalid="ignore"):
-        mask: np.ndarray = np.isfinite(values) & ((values < info.min) | (values > info.max))
-    return mask
-
-
-def _is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(isinstance(value, float) and math.isnan(value)) or bool(
-            value != value  # NaN, NaT and pandas.NA compare unequal to themselves
-        )
-    except (TypeError, ValueError):
-        return False
-
-
-# ---------------------------------------------------------------- columns
+__all__ = ["validate_columns"]
 
 
 def _as_frame(specs: tuple[ColumnSpec, ...], rows: Rows) -> pd.DataFrame:
@@ -125,7 +78,7 @@ def _first_bad(values: Any, ok: Any) -> tuple[int, Any] | None:
 def _column_error(spec: ColumnSpec, row: int, value: Any, why: str = "") -> SignatureError:
     detail = f" ({why})" if why else ""
     return SignatureError(
-        f"column {spec.name!r}: expected {spec.dtype}, got {_describe(value)} in row {row}{detail}",
+        f"column {spec.name!r}: expected {spec.dtype}, got {describe(value)} in row {row}{detail}",
         field=spec.name,
         row=row,
     )
@@ -139,7 +92,7 @@ def _check_missing(spec: ColumnSpec, column: pd.Series) -> None:
         row = int(mask.argmax())
         value = column.iloc[row]
         raise SignatureError(
-            f"column {spec.name!r}: expected {spec.dtype}, got {_describe(value, typed=False)} "
+            f"column {spec.name!r}: expected {spec.dtype}, got {describe(value, typed=False)} "
             f"in row {row} (a missing value, and this column allows none)",
             field=spec.name,
             row=row,
@@ -158,7 +111,7 @@ def _coerce_numeric(spec: ColumnSpec, column: pd.Series) -> pd.Series:
     if kind == "O" or pd.api.types.is_extension_array_dtype(column.dtype):
 
         def ok(v: Any) -> bool:
-            return _is_missing(v) or (
+            return is_missing(v) or (
                 isinstance(v, int | float | np.integer | np.floating)
                 and not isinstance(v, bool | np.bool_)
             )
@@ -168,9 +121,9 @@ def _coerce_numeric(spec: ColumnSpec, column: pd.Series) -> pd.Series:
             raise _column_error(spec, *bad)
         column = pd.to_numeric(column.astype(object).where(column.notna(), np.nan))
     target = np.dtype(spec.dtype)
-    out_of_range = _out_of_range(column.to_numpy(), target)
-    if out_of_range.any():
-        row = int(out_of_range.argmax())
+    unfit = out_of_range(column.to_numpy(), target)
+    if unfit.any():
+        row = int(unfit.argmax())
         raise _column_error(spec, row, column.iloc[row], f"out of range for {spec.dtype}")
     if spec.dtype == "int64" and column.dtype.kind in "iu":
         # straight to int64: through float64, ids above 2**53 would lose their last digits
@@ -192,7 +145,7 @@ def _coerce_string(spec: ColumnSpec, column: pd.Series) -> pd.Series:
 
     if isinstance(column.dtype, pd.CategoricalDtype):
         column = column.astype(object)
-    bad = _first_bad(column, lambda v: isinstance(v, str) or _is_missing(v))
+    bad = _first_bad(column, lambda v: isinstance(v, str) or is_missing(v))
     if bad is not None:
         raise _column_error(spec, *bad)
     return column.astype(object).where(column.notna(), None).rename(spec.name)
@@ -202,7 +155,7 @@ def _coerce_bool(spec: ColumnSpec, column: pd.Series) -> pd.Series:
     import numpy as np
 
     if column.dtype.kind != "b":
-        bad = _first_bad(column, lambda v: isinstance(v, bool | np.bool_) or _is_missing(v))
+        bad = _first_bad(column, lambda v: isinstance(v, bool | np.bool_) or is_missing(v))
         if bad is not None:
             raise _column_error(spec, *bad)
     return column.rename(spec.name) if spec.allow_nan else column.astype(bool).rename(spec.name)
@@ -219,7 +172,7 @@ def _coerce_datetime(spec: ColumnSpec, column: pd.Series) -> pd.Series:
         stamps: list[Any] = []
         aware: bool | None = None
         for i, value in enumerate(column):
-            if _is_missing(value):
+            if is_missing(value):
                 stamps.append(pd.NaT)
                 continue
             if isinstance(value, bool | int | float | np.number):
@@ -258,7 +211,7 @@ _COERCE = {
 }
 
 
-def _validate_columns(specs: tuple[ColumnSpec, ...], rows: Rows) -> pd.DataFrame:
+def validate_columns(specs: tuple[ColumnSpec, ...], rows: Rows) -> pd.DataFrame:
     import pandas as pd
 
     # pd.DataFrame([]) has no rows, so no column can be wrong; [{}, {}] must still fail,
@@ -281,128 +234,3 @@ def _validate_columns(specs: tuple[ColumnSpec, ...], rows: Rows) -> pd.DataFrame
         _check_missing(spec, frame[spec.name])
         columns[spec.name] = _COERCE[spec.dtype](spec, frame[spec.name])
     return pd.DataFrame(columns, index=pd.RangeIndex(len(frame)))
-
-
-# ---------------------------------------------------------------- tensors
-
-
-def _tensor_array(spec: TensorSpec, value: Any) -> np.ndarray:
-    import numpy as np
-
-    try:
-        array = np.asarray(value)
-    except (TypeError, ValueError) as exc:
-        raise SignatureError(
-            f"tensor {spec.name!r}: expected a nested list of {spec.dtype}, "
-            f"got ragged or unreadable data ({exc})",
-            field=spec.name,
-        ) from exc
-    if array.dtype.kind == "U" and not isinstance(value, np.ndarray):
-        # numpy made every value text ([1, "a"] gives "1", "a"): look at what was sent, so a
-        # number in a string tensor is refused and a word in a number tensor is found
-        array = np.asarray(value, dtype=object)
-    if array.shape == (0,) and len(spec.shape) > 1:
-        # `[]` is an empty batch, not one instance with an empty first dimension
-        array = array.reshape(0, *(max(d, 0) for d in spec.shape[1:]))
-    elif array.ndim == len(spec.shape) - 1:
-        array = array.reshape(1, *array.shape)  # one instance without its batch axis
-    if array.ndim != len(spec.shape):
-        raise SignatureError(
-            f"tensor {spec.name!r}: expected shape {list(spec.shape)}, got {list(array.shape)}",
-            field=spec.name,
-        )
-    for axis, (want, got) in enumerate(zip(spec.shape, array.shape, strict=True)):
-        if want != -1 and want != got:
-            raise SignatureError(
-                f"tensor {spec.name!r}: expected shape {list(spec.shape)}, "
-                f"got {list(array.shape)} (dimension {axis} must be {want})",
-                field=spec.name,
-            )
-    return _tensor_dtype(spec, array)
-
-
-def _tensor_dtype(spec: TensorSpec, array: np.ndarray) -> np.ndarray:
-    import numpy as np
-
-    def fail(index: tuple[int, ...], value: Any, why: str = "") -> SignatureError:
-        detail = f" ({why})" if why else ""
-        return SignatureError(
-            f"tensor {spec.name!r}: expected {spec.dtype}, got {_describe(value)} "
-            f"at {list(index)}{detail}",
-            field=spec.name,
-            row=index[0] if index else None,
-        )
-
-    if spec.dtype == "string":
-        if array.dtype.kind in "US" or array.size == 0:
-            return array.astype(object)
-        if array.dtype.kind == "O":
-            for index, value in np.ndenumerate(array):
-                if not isinstance(value, str):
-                    raise fail(index, value)
-            return array
-        raise (
-            fail((0,) * array.ndim, array.flat[0])
-            if array.size
-            else SignatureError(
-                f"tensor {spec.name!r}: expected string, got {array.dtype}", field=spec.name
-            )
-        )
-    target = np.dtype(spec.dtype)
-    if array.dtype.kind not in "biuf" or (array.dtype.kind == "b") != (target.kind == "b"):
-        if array.size == 0:
-            return array.astype(target)
-        for index, value in np.ndenumerate(array):
-            numeric = isinstance(value, int | float | np.integer | np.floating)
-            is_bool = isinstance(value, bool | np.bool_)
-            if target.kind == "b" and not is_bool:
-                raise fail(index, value)
-            if target.kind != "b" and (not numeric or is_bool):
-                raise fail(index, value)
-        array = array.astype("float64" if target.kind != "b" else bool)
-    if array.dtype.kind == "f" and (not spec.allow_nan or target.kind != "f"):
-        nan = np.isnan(array)
-        if nan.any():
-            index = tuple(int(i) for i in np.argwhere(nan)[0])
-            raise fail(index, array[index], "NaN is not allowed")
-    out_of_range = _out_of_range(array, target)
-    if out_of_range.any():
-        index = tuple(int(i) for i in np.argwhere(out_of_range)[0])
-        raise fail(index, array[index], f"out of range for {spec.dtype}")
-    if target.kind in "iu" and array.dtype.kind == "f":
-        finite = np.nan_to_num(array)
-        if (finite != np.round(finite)).any():
-            index = tuple(int(i) for i in np.argwhere(finite != np.round(finite))[0])
-            raise fail(index, array[index], "not a whole number")
-    return array.astype(target, copy=False)
-
-
-def _validate_tensors(specs: tuple[TensorSpec, ...], rows: Rows) -> Any:
-    if len(specs) == 1:
-        spec = specs[0]
-        if isinstance(rows, Mapping):
-            if spec.name not in rows:
-                raise SignatureError(
-                    f"missing tensor {spec.name!r} (expected {spec.dtype} {list(spec.shape)}); "
-                    f"received: {', '.join(map(str, rows)) or 'none'}",
-                    field=spec.name,
-                )
-            rows = rows[spec.name]
-        return _tensor_array(spec, rows)
-    if not isinstance(rows, Mapping):
-        raise SignatureError(
-            f"input: expected a dict of tensors ({', '.join(s.name for s in specs)}), "
-            f"got {type(rows).__name__}"
-        )
-    arrays = {}
-    for spec in specs:
-        if spec.name not in rows:
-            raise SignatureError(
-                f"missing tensor {spec.name!r} (expected {spec.dtype} {list(spec.shape)})",
-                field=spec.name,
-            )
-        arrays[spec.name] = _tensor_array(spec, rows[spec.name])
-    sizes = {name: array.shape[0] for name, array in arrays.items()}
-    if len(set(sizes.values())) > 1:
-        raise SignatureError(f"input: tensors disagree on the number of rows: {sizes}")
-    return arrays
