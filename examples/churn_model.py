@@ -137,7 +137,8 @@ def train(n_rows: int = DEFAULT_ROWS) -> Trained:
             ),
             (
                 "forest",
-                RandomForestClassifier(n_estimators=100, max_depth=10, random_state=0, n_jobs=-1),
+                # one thread: a joblib pool per call costs ~50 ms, ruinous for one-row predictions
+                RandomForestClassifier(n_estimators=100, max_depth=10, random_state=0),
             ),
         ]
     )
