@@ -2,7 +2,7 @@
 
 The layer order (STYLE.md §1), bottom first::
 
-    core (errors, types, config, _version)
+    core (errors, types, config, clock, _version)
     model
     store
     facade (roost/__init__.py, _api.py, testing.py)
@@ -33,7 +33,7 @@ import roost
 PACKAGE_ROOT = Path(roost.__file__).parent
 ARCHITECTURE = Path(__file__).resolve().parent.parent / "docs" / "architecture.md"
 
-CORE_MODULES = frozenset({"errors", "types", "config", "_version"})
+CORE_MODULES = frozenset({"errors", "types", "config", "clock", "_version"})
 FACADE_MODULES = frozenset({"__init__", "_api", "testing"})
 CLI_MODULES = frozenset({"__main__"})  # `python -m roost` runs the CLI
 

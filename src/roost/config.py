@@ -18,7 +18,7 @@ from pathlib import Path
 
 from roost.errors import ConfigError
 
-__all__ = ["Settings", "StoreConfig"]
+__all__ = ["BatchingConfig", "ServingConfig", "Settings", "StoreConfig"]
 
 DEFAULT_HOME = Path("~/.roost")
 _INDEX_SCHEMES = ("sqlite", "postgresql", "postgres")
@@ -53,10 +53,81 @@ class StoreConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class BatchingConfig:
+    """How one model's requests are merged into batches.
+
+    Attributes:
+        max_batch_size: the most rows one ``predict`` call receives.
+        max_wait_ms: how long the first request of a batch waits for company.
+        max_queue: requests waiting for this model before new ones are shed (503).
+    """
+
+    max_batch_size: int = 32
+    max_wait_ms: float = 2.0
+    max_queue: int = 512
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_batch_size, int) or self.max_batch_size < 1:
+            raise ConfigError(
+                f"max_batch_size: expected a whole number >= 1, got {self.max_batch_size!r}"
+            )
+        if not isinstance(self.max_wait_ms, int | float) or not 0 <= self.max_wait_ms <= 10_000:
+            raise ConfigError(f"max_wait_ms: expected 0 to 10000, got {self.max_wait_ms!r}")
+        if not isinstance(self.max_queue, int) or self.max_queue < 1:
+            raise ConfigError(f"max_queue: expected a whole number >= 1, got {self.max_queue!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class ServingConfig:
+    """How ``roost serve`` listens and protects itself.
+
+    Attributes:
+        host: the address to bind.
+        port: the TCP port.
+        workers: server processes sharing the port.
+        batching: the default batching of every model.
+        per_model: batching that differs for some models, by model name.
+        request_timeout_s: a request still unanswered after this gets 504.
+        max_body_bytes: a larger request body gets 413.
+        poll_interval_s: how often aliases are checked for a new version (hot swap).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    batching: BatchingConfig = field(default_factory=BatchingConfig)
+    per_model: Mapping[str, BatchingConfig] = field(default_factory=dict)
+    request_timeout_s: float = 30.0
+    max_body_bytes: int = 16 * 1024 * 1024
+    poll_interval_s: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.port, int) or not 0 <= self.port <= 65535:
+            raise ConfigError(f"port: expected 0 to 65535, got {self.port!r}")
+        if not isinstance(self.workers, int) or self.workers < 1:
+            raise ConfigError(f"workers: expected a whole number >= 1, got {self.workers!r}")
+        for name, value in (
+            ("request_timeout_s", self.request_timeout_s),
+            ("poll_interval_s", self.poll_interval_s),
+        ):
+            if not isinstance(value, int | float) or value <= 0:
+                raise ConfigError(f"{name}: expected a positive number of seconds, got {value!r}")
+        if not isinstance(self.max_body_bytes, int) or self.max_body_bytes < 1:
+            raise ConfigError(
+                f"max_body_bytes: expected a positive size, got {self.max_body_bytes!r}"
+            )
+
+    def batching_for(self, model: str) -> BatchingConfig:
+        """The batching of one model: its own, or the default."""
+        return self.per_model.get(model, self.batching)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """All of roost's settings; one part per room."""
 
     store: StoreConfig = field(default_factory=StoreConfig)
+    serving: ServingConfig = field(default_factory=ServingConfig)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], prefix: str = "ROOST_") -> Settings:

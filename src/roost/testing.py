@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from collections.abc import Mapping
@@ -20,7 +21,50 @@ from roost.errors import ModelError, NotLoadedError, SignatureError
 from roost.model import Model, Signature
 from roost.types import Rows
 
-__all__ = ["check_model"]
+__all__ = ["FakeClock", "check_model"]
+
+
+class FakeClock:
+    """A clock that moves only when the test calls ``advance``: timing tests without sleeping.
+
+    Example:
+        >>> clock = FakeClock()
+        >>> clock.advance(0.5)
+        >>> clock.monotonic()
+        0.5
+    """
+
+    def __init__(self, start: float = 0.0, epoch: float = 1_800_000_000.0) -> None:
+        self._now = start
+        self._epoch = epoch
+        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
+
+    def monotonic(self) -> float:
+        return self._now
+
+    def time(self) -> float:
+        return self._epoch + self._now
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)  # still a scheduling point, like asyncio.sleep(0)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._sleepers.append((self._now + seconds, future))
+        await future
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward and wake every sleeper whose time has come."""
+        self._now += seconds
+        waiting = []
+        for deadline, future in self._sleepers:
+            if future.done():
+                continue
+            if deadline <= self._now:
+                future.set_result(None)
+            else:
+                waiting.append((deadline, future))
+        self._sleepers = waiting
 
 
 def _fail(check: str, detail: str) -> AssertionError:

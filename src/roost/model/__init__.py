@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from roost.model._batches import concat_batches, count_rows
 from roost.model._contract import Model
 from roost.model._inference import infer_inputs, infer_outputs, rows_from_outputs
 from roost.model._signature import COLUMN_DTYPES, ColumnSpec, OutputSpec, Signature, TensorSpec
@@ -16,6 +17,8 @@ __all__ = [
     "OutputSpec",
     "Signature",
     "TensorSpec",
+    "concat_batches",
+    "count_rows",
     "detect_flavor",
     "flavor_named",
     "infer_inputs",

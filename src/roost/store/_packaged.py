@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from roost.errors import Error, IntegrityError, ModelError, NotLoadedError
-from roost.model import Signature, flavor_named, rows_from_outputs
+from roost.model import Signature, count_rows, flavor_named, rows_from_outputs
 from roost.store._checksums import verify_package
 from roost.types import JSONDict, Rows
 
@@ -113,11 +113,21 @@ class PackagedModel:
             SignatureError: a row does not match the signature (column, type, value named).
             ModelError: the framework failed on valid input.
         """
+        return self.predict_validated(self.validate(batch))
+
+    def validate(self, batch: Rows) -> Any:
+        """Check rows against the signature; return the batch ``predict_validated`` takes.
+
+        Serving validates each request on its own, so one bad request never fails the
+        others, then merges the validated batches into one ``predict_validated`` call.
+        """
         self._require_loaded()
-        validated = self.signature_.validate(batch)
-        n_rows = (
-            len(next(iter(validated.values()))) if isinstance(validated, dict) else len(validated)
-        )
+        return self.signature_.validate(batch)
+
+    def predict_validated(self, validated: Any) -> list[Any]:
+        """Run the framework on a batch ``validate`` returned; one output per row."""
+        self._require_loaded()
+        n_rows = count_rows(validated)
         if n_rows == 0:
             return []
         try:

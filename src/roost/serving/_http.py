@@ -1,0 +1,77 @@
+"""HTTP helpers shared by the protocols: bounded body reading, JSON in and out."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from roost.serving.errors import BadRequest, PayloadTooLarge
+
+__all__ = ["json_response", "parse_json", "read_body"]
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, decompressed (gzip, deflate), refused past ``limit`` bytes.
+
+    Raises:
+        PayloadTooLarge: the body, or what it decompresses to, exceeds ``limit``.
+        BadRequest: a compressed body is corrupt, or its encoding is unknown.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body: expected at most {limit} bytes, got {declared}")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body: expected at most {limit} bytes, got more")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding not in ("gzip", "deflate"):
+        raise BadRequest(f"Content-Encoding: expected gzip, deflate or identity, got {encoding!r}")
+    try:
+        # a bounded decompressor: a small bomb must not expand past the limit in memory
+        wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
+        decompressor = zlib.decompressobj(wbits)
+        plain = decompressor.decompress(body, limit + 1)
+        if len(plain) > limit or decompressor.unconsumed_tail:
+            raise PayloadTooLarge(
+                f"request body: expected at most {limit} bytes once decompressed, got more"
+            )
+        if not decompressor.eof:
+            raise BadRequest(f"request body: truncated {encoding} data")
+    except (zlib.error, gzip.BadGzipFile) as exc:
+        raise BadRequest(f"request body: corrupt {encoding} data ({exc})") from exc
+    return plain
+
+
+def parse_json(body: bytes, what: str = "request body") -> Any:
+    """Parse JSON, or raise a BadRequest that says where it broke."""
+    if not body.strip():
+        raise BadRequest(f"{what}: expected a JSON document, got an empty body")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"{what}: malformed JSON ({exc})") from exc
+
+
+def json_response(
+    data: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    """A JSON response written by orjson (numpy values and NaN included: NaN becomes null)."""
+    return Response(
+        orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY),
+        status_code=status,
+        headers=dict(headers or {}),
+        media_type="application/json",
+    )

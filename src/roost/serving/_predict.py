@@ -1,0 +1,42 @@
+"""The path every protocol shares: validate one request's rows, batch them, await the outputs."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from roost.errors import RequestTimeout
+from roost.model import count_rows
+from roost.serving.repository import ServedModel
+from roost.types import Rows
+
+__all__ = ["PREDICTION_ID_HEADER", "new_prediction_id", "predict_rows"]
+
+#: the response header that carries the prediction id, on every protocol
+PREDICTION_ID_HEADER = "X-Prediction-Id"
+
+
+def new_prediction_id() -> str:
+    """A fresh id for one prediction request, which later feedback refers to."""
+    return uuid.uuid4().hex
+
+
+async def predict_rows(served: ServedModel, rows: Rows, timeout_s: float) -> list[Any]:
+    """Validate ``rows`` (alone: a bad request fails alone), then predict them in a batch.
+
+    Raises:
+        SignatureError: the rows do not match the model's signature.
+        Overloaded: the model's queue is full.
+        RequestTimeout: no answer within ``timeout_s``.
+    """
+    validated = served.model.validate(rows)
+    n_rows = count_rows(validated)
+    if n_rows == 0:
+        return []
+    try:
+        return await asyncio.wait_for(served.batcher.submit(validated, n_rows), timeout_s)
+    except TimeoutError:
+        raise RequestTimeout(
+            f"model {served.name!r} did not answer within {timeout_s:g} s"
+        ) from None
