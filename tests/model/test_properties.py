@@ -10,6 +10,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from roost.errors import SignatureError
 from roost.model import (
     COLUMN_DTYPES,
     ColumnSpec,
@@ -147,3 +148,38 @@ def test_rows_from_outputs_keeps_count_and_order(case: tuple[int, dict[str, Any]
         for name, values in outputs.items():
             expected = values[i].tolist() if isinstance(values, np.ndarray) else values[i]
             assert per_name[name] == expected
+
+
+NUMBERS = st.integers(-(2**40), 2**40) | st.floats(allow_nan=True, allow_infinity=False, width=64)
+
+
+@st.composite
+def numeric_records(draw: st.DrawFn) -> tuple[Signature, list[dict[str, Any]]]:
+    """A float64/int64 column signature and rows of plain numbers (ints, floats, NaN)."""
+    dtypes = draw(st.lists(st.sampled_from(["float64", "int64"]), min_size=1, max_size=5))
+    specs = tuple(
+        ColumnSpec(f"c{i}", dtype, allow_nan=draw(st.booleans())) for i, dtype in enumerate(dtypes)
+    )
+    signature = Signature(specs, (OutputSpec("prediction", "float64"),))
+    rows = draw(
+        st.lists(
+            st.fixed_dictionaries({spec.name: NUMBERS for spec in specs}), min_size=1, max_size=6
+        )
+    )
+    return signature, rows
+
+
+@given(numeric_records())
+def test_fast_numeric_path_agrees_with_the_general_path(case: Any) -> None:
+    """Plain-number dicts take a shortcut; it must accept, refuse and convert exactly alike."""
+    from roost.model import _columns
+
+    signature, rows = case
+    fast = _columns._plain_numeric_records(signature.inputs, rows)
+    try:
+        general = _columns.validate_columns(signature.inputs, pd.DataFrame.from_records(rows))
+    except SignatureError:
+        general = None
+    if fast is not None:
+        assert general is not None, "the fast path accepted what the general path refused"
+        pd.testing.assert_frame_equal(fast, general, check_dtype=True)

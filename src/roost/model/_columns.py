@@ -8,6 +8,7 @@ find the first offender.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -211,9 +212,69 @@ _COERCE = {
 }
 
 
+@functools.lru_cache(maxsize=256)
+def _column_index(names: tuple[str, ...]) -> pd.Index:
+    """The columns as a pandas Index, built once: from a list pandas spends ~20 us per frame."""
+    import pandas as pd
+
+    return pd.Index(names)
+
+
+def _plain_numeric_records(specs: tuple[ColumnSpec, ...], rows: Rows) -> pd.DataFrame | None:
+    """The fast path for the commonest request: dicts of plain numbers for float64/int64 columns.
+
+    Serving validates every request on its own, so this runs once per request: building
+    a DataFrame from dicts costs ~0.5 ms, checking the values and filling one numpy
+    array ~5 us. Anything unusual (a missing column, a string, a bool, a NaN, a float
+    in an int column, huge ints) returns None, and the general path below finds it and
+    words the error.
+    """
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(rows, Mapping):
+        rows = [rows]
+    if not isinstance(rows, list) or not rows:
+        return None
+    names = [spec.name for spec in specs]
+    float_only = all(spec.dtype == "float64" for spec in specs)
+    if not float_only and not all(spec.dtype in ("float64", "int64") for spec in specs):
+        return None
+    kinds = tuple(float if spec.dtype == "float64" else int for spec in specs)
+    try:
+        matrix = [[row[name] for name in names] for row in rows]
+    except (KeyError, TypeError):  # a missing column, or a row that is not a dict
+        return None
+    for values in matrix:
+        for value, kind in zip(values, kinds, strict=True):
+            # exact types: bool is an int subclass, numpy scalars take the general path
+            if type(value) is not kind and not (kind is float and type(value) is int):
+                return None
+    try:
+        if float_only:
+            array = np.array(matrix, dtype=np.float64)
+            if np.isnan(array).any() and not all(spec.allow_nan for spec in specs):
+                return None
+            return pd.DataFrame(array, columns=_column_index(tuple(names)), copy=False)
+        columns = {
+            name: np.array([r[j] for r in matrix], dtype=np.float64 if k is float else np.int64)
+            for j, (name, k) in enumerate(zip(names, kinds, strict=True))
+        }
+    except OverflowError:  # an int beyond int64: the general path says which
+        return None
+    if any(np.isnan(c).any() for c in columns.values() if c.dtype.kind == "f") and not all(
+        spec.allow_nan for spec in specs
+    ):
+        return None
+    return pd.DataFrame(columns)
+
+
 def validate_columns(specs: tuple[ColumnSpec, ...], rows: Rows) -> pd.DataFrame:
     import pandas as pd
 
+    fast = _plain_numeric_records(specs, rows)
+    if fast is not None:
+        return fast
     # pd.DataFrame([]) has no rows, so no column can be wrong; [{}, {}] must still fail,
     # and pandas reads it as the same empty frame, hence the check on what was sent
     is_empty_frame = isinstance(rows, pd.DataFrame) and rows.shape == (0, 0)

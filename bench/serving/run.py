@@ -1,0 +1,245 @@
+"""Serving benchmark: roost vs a bare uvicorn app vs Flask + gunicorn, side by side.
+
+Run from the repository root (needs wrk: ``apt-get install wrk``)::
+
+    .venv/bin/python -m bench.serving.run [--duration 10] [--workers 2] [--json out.json]
+
+For each server (each started with the same number of worker processes on
+127.0.0.1), each model (``small``, ``forest``) and each concurrency (1, 16, 64), wrk
+sends single-row KServe V1 JSON requests for ``--duration`` seconds after a short
+warm-up. It reports requests/s, p50 and p99 latency and the server's resident memory
+(all of its processes), as a Markdown table; results go in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+
+from bench.serving.models import build
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+CONCURRENCY = (1, 16, 64)
+
+
+@dataclass(frozen=True)
+class Result:
+    server: str
+    model: str
+    concurrency: int
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    rss_mib: float
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_commands(port: int, workers: int) -> dict[str, list[str]]:
+    return {
+        "roost": [
+            str(BIN / "roost"),
+            "serve",
+            "small",
+            "forest",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        "bare uvicorn": [
+            str(BIN / "uvicorn"),
+            "bench.serving.bare_app:app",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        "flask + gunicorn": [
+            str(BIN / "gunicorn"),
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "bench.serving.flask_app:app",
+        ],
+    }
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MiB."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total_kib = 0
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        todo.extend(children.get(current, []))
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+        except OSError:
+            continue
+        match = re.search(r"VmRSS:\s+(\d+) kB", status)
+        total_kib += int(match.group(1)) if match else 0
+    return total_kib / 1024
+
+
+def wait_ready(url: str, body: bytes, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.post(url, content=body, headers={"content-type": "application/json"})
+            if response.status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout_s} s")
+
+
+def _ms(text: str) -> float:
+    """wrk's durations (``812.00us``, ``3.52ms``, ``1.20s``, ``2.00m``) in milliseconds."""
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if match is None:
+        return float("nan")
+    value, unit = match.groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def run_wrk(
+    url: str, body: bytes, concurrency: int, duration_s: int
+) -> tuple[float, float, float, int]:
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text(
+        'wrk.method = "POST"\n'
+        f"wrk.body = {json.dumps(body.decode())}\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+    )
+    threads = min(concurrency, 2)
+    output = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{concurrency}",
+            f"-d{duration_s}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    script.unlink()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    failures = (int(bad.group(1)) if bad else 0) + (sum(map(int, errors.groups())) if errors else 0)
+    return rps, p50, p99, failures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per model")
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--servers", nargs="*", help="only these servers (default: all)")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="roost-bench-"))
+    models = build(workdir)
+    env = {
+        **os.environ,
+        "ROOST_HOME": str(workdir / "home"),
+        "BENCH_MODELS": str(workdir / "models.json"),
+    }
+    results: list[Result] = []
+    for server, command in server_commands(0, args.workers).items():
+        if args.servers and server not in args.servers:
+            continue
+        port = free_port()
+        command = server_commands(port, args.workers)[server]
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        try:
+            for model in models.values():
+                url = f"http://127.0.0.1:{port}/v1/models/{model.name}:predict"
+                body = json.dumps({"instances": [model.row]}).encode()
+                wait_ready(url, body)
+                run_wrk(url, body, 16, args.warmup)
+                for concurrency in CONCURRENCY:
+                    rps, p50, p99, failures = run_wrk(url, body, concurrency, args.duration)
+                    result = Result(
+                        server,
+                        model.name,
+                        concurrency,
+                        rps,
+                        p50,
+                        p99,
+                        failures,
+                        rss_mib(process.pid),
+                    )
+                    results.append(result)
+                    print(
+                        f"{server:18} {model.name:7} c={concurrency:<3} {rps:9.0f} req/s  "
+                        f"p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  errors {failures}  "
+                        f"rss {result.rss_mib:6.0f} MiB",
+                        flush=True,
+                    )
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(30)
+    print()
+    print("| model | concurrency | server | req/s | p50 ms | p99 ms | errors | server RSS MiB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in sorted(results, key=lambda r: (r.model, r.concurrency)):
+        print(
+            f"| {r.model} | {r.concurrency} | {r.server} | {r.requests_per_s:.0f} | "
+            f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {r.rss_mib:.0f} |"
+        )
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))
+
+
+if __name__ == "__main__":
+    main()
