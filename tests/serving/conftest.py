@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import socket
 import threading
 import time
@@ -33,14 +34,15 @@ def iris_data() -> Any:
     return x, y
 
 
-@pytest.fixture
-def serving_registry(tmp_path: Path, iris_data: Any) -> Registry:
-    """A registry holding ``iris:1`` (LogisticRegression, columns) with alias ``production``,
-    and ``digits:1`` (a tensor model: LogisticRegression on a float array of 8 features)."""
+@pytest.fixture(scope="session")
+def serving_registry_home(tmp_path_factory: pytest.TempPathFactory, iris_data: Any) -> Path:
+    """Built once per session: ``iris:1`` (LogisticRegression, columns) with alias
+    ``production``, and ``digits:1`` (a tensor model: LogisticRegression on 8 floats)."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    registry = Registry(tmp_path / "roost-home")
+    home = tmp_path_factory.mktemp("serving") / "roost-home"
+    registry = Registry(home)
     x, y = iris_data
     registry.save(LogisticRegression(max_iter=1000).fit(x, y), "iris", example=x[:5])
     registry.set_alias("iris", "production", 1)
@@ -48,7 +50,18 @@ def serving_registry(tmp_path: Path, iris_data: Any) -> Registry:
     features = rng.normal(size=(200, 8))
     labels = (features[:, 0] + features[:, 1] > 0).astype(np.int64)
     registry.save(LogisticRegression().fit(features, labels), "digits", example=features[:5])
-    return registry
+    return home
+
+
+@pytest.fixture
+def serving_registry(tmp_path: Path, serving_registry_home: Path) -> Registry:
+    """A copy of the session's serving registry that the test may change freely.
+
+    Copying a folder is far cheaper than fitting and saving the models again per test.
+    """
+    home = tmp_path / "roost-home"
+    shutil.copytree(serving_registry_home, home)
+    return Registry(home)
 
 
 @pytest.fixture

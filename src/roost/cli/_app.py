@@ -19,6 +19,7 @@ from roost.cli._errors import ErrorHandlingGroup, is_debug
 from roost.cli._logging import configure_logging
 from roost.cli._models import models_app
 from roost.cli._predict import predict
+from roost.cli._serve import serve
 from roost.cli._session import Session
 from roost.config import Settings
 
@@ -82,3 +83,4 @@ def root(
 
 app.add_typer(models_app, name="models")
 app.command("predict")(predict)
+app.command("serve")(serve)

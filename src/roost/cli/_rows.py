@@ -5,27 +5,24 @@ module) decides whether the rows fit: a DataFrame from CSV, a list of records or
 rows (or one object, one row) from JSON, a list of records from JSON lines. Nested
 lists pass through for tensor models.
 
-CSV is text, so it is read with the signature in hand: ``string`` columns stay text
-(``"01234"`` keeps its zero), and a numeric column that pandas left as text because
-of one bad cell is reported at that cell, not at its first row.
+CSV is text, so it is read with the signature in hand (``roost.model.parse_csv``, which
+MLflow's ``text/csv`` requests share): ``string`` columns stay text (``"01234"`` keeps
+its zero), and a numeric column that pandas left as text because of one bad cell is
+reported at that cell, not at its first row.
 
 A file that cannot be parsed is a ``ConfigError`` naming the file and the place.
 """
 
 from __future__ import annotations
 
-import io
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
-from roost.errors import ConfigError, SignatureError
-from roost.model import ColumnSpec, Signature
+from roost.errors import ConfigError
+from roost.model import Signature, parse_csv
 from roost.types import Rows
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 __all__ = ["InputFormat", "guess_format", "read_rows"]
 
@@ -81,61 +78,8 @@ def _json_type(value: object) -> str:
     return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
-_NUMERIC = ("int64", "float32", "float64")
-
-
-def _column_specs(signature: Signature | None) -> list[ColumnSpec]:
-    if signature is None:
-        return []
-    return [spec for spec in signature.inputs if isinstance(spec, ColumnSpec)]
-
-
-def _as_number(value: object) -> bool:
-    if not isinstance(value, str):
-        return True  # a number, or missing: the signature judges it
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _numbers_from_text(name: str, frame: pd.DataFrame, specs: list[ColumnSpec]) -> pd.DataFrame:
-    """Turn numeric columns that pandas left as text into numbers, or name the bad cell."""
-    import pandas as pd
-
-    for spec in specs:
-        if spec.dtype not in _NUMERIC or spec.name not in frame.columns:
-            continue
-        column = frame[spec.name]
-        if not pd.api.types.is_string_dtype(column.dtype):
-            continue  # numbers already, or something the signature will judge
-        for row, value in enumerate(column):
-            if not _as_number(value):
-                raise SignatureError(
-                    f"column {spec.name!r}: expected {spec.dtype}, got {value!r} (str) "
-                    f"in row {row} of {name}",
-                    field=spec.name,
-                    row=row,
-                )
-        # the parser that accepted every cell above converts them: nothing can fail here
-        frame[spec.name] = column.map(lambda v: float(v) if isinstance(v, str) else v)
-    return frame
-
-
 def _parse_csv(name: str, text: str, signature: Signature | None) -> Rows:
-    import pandas as pd
-
-    specs = _column_specs(signature)
-    text_columns = {spec.name: str for spec in specs if spec.dtype == "string"}
-    try:
-        frame = pd.read_csv(io.StringIO(text), dtype=text_columns or None)
-    except pd.errors.EmptyDataError:
-        raise ConfigError(f"{name}: expected CSV with a header row, got no columns") from None
-    except (pd.errors.ParserError, ValueError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"{name}: not valid CSV ({first_line})") from None
-    return _numbers_from_text(name, frame, specs)
+    return parse_csv(text, signature, source=name)
 
 
 def _parse_json(name: str, text: str, signature: Signature | None) -> Rows:

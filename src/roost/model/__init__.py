@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from roost.model._batches import concat_batches, count_rows
 from roost.model._contract import Model
+from roost.model._csv import parse_csv
 from roost.model._inference import infer_inputs, infer_outputs, rows_from_outputs
 from roost.model._signature import COLUMN_DTYPES, ColumnSpec, OutputSpec, Signature, TensorSpec
 from roost.model.flavors import FLAVORS, Flavor, detect_flavor, flavor_named
@@ -23,5 +24,6 @@ __all__ = [
     "flavor_named",
     "infer_inputs",
     "infer_outputs",
+    "parse_csv",
     "rows_from_outputs",
 ]

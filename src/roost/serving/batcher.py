@@ -13,11 +13,14 @@ The algorithm (docs/serving.md has the long form):
    load batches therefore grow by themselves; at low load a request waits at most
    ``max_wait_ms``.
 4. The outputs are split back by each request's row count, in order. If the model
-   fails, every request of that batch gets the error (the rows were valid, so the
-   fault is the model's). A request whose caller gave up (timeout, disconnect) is
-   dropped before its batch runs.
-5. When ``max_queue`` requests are already waiting, a new one is refused at once with
-   ``Overloaded`` (HTTP 503 with Retry-After): shedding early beats timing out late.
+   fails (it raises, or returns another number of outputs than rows), every request
+   of that batch gets the error (the rows were valid, so the fault is the model's);
+   the next batch runs as usual. A request whose caller stopped waiting (its deadline
+   passed, its task was cancelled) is dropped before its batch runs; once its batch
+   runs, the model's work is not interrupted.
+5. When ``max_queue`` live requests are already waiting, a new one is refused at once
+   with ``Overloaded`` (HTTP 503 with Retry-After): shedding early beats timing out
+   late. Requests whose callers gave up do not count against the limit.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from typing import Any, Protocol
 
 from roost.clock import Clock, SystemClock
 from roost.config import BatchingConfig
-from roost.errors import Overloaded
+from roost.errors import ModelError, Overloaded
 from roost.model import concat_batches
 
 __all__ = ["BatchObserver", "Batcher"]
@@ -41,13 +44,29 @@ log = logging.getLogger(__name__)
 
 
 class BatchObserver(Protocol):
-    """Told about every batch; metrics implement it. Must be cheap and never raise."""
+    """Told about every batch and every change of the queue; metrics implement it.
+
+    Calls come from the event loop, so they must be cheap. An exception raised here is
+    logged and otherwise ignored: telemetry never fails a request.
+    """
 
     def batch_done(
-        self, rows: int, requests: int, queue_wait_s: float, predict_s: float
-    ) -> None: ...
+        self, rows: int, requests: int, queue_wait_s: float, predict_s: float, failed: bool
+    ) -> None:
+        """A batch ran.
 
-    def queue_changed(self, depth: int) -> None: ...
+        Args:
+            rows: rows in the batch (what ``predict`` received).
+            requests: requests merged into it.
+            queue_wait_s: how long its oldest request waited before the batch ran.
+            predict_s: how long ``predict`` took.
+            failed: whether the model failed (every request of the batch got the error).
+        """
+        ...
+
+    def queue_changed(self, depth: int) -> None:
+        """``depth`` requests now wait for a batch."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +110,13 @@ class Batcher:
         self.observer = observer
         self.name = name
         self._queue: deque[_Pending] = deque()
+        self._running: list[_Pending] = []
         self._arrived = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
 
     @property
     def depth(self) -> int:
-        """Requests waiting for a batch."""
+        """Requests waiting for a batch (the running batch not included)."""
         return len(self._queue)
 
     async def submit(self, batch: Any, rows: int) -> list[Any]:
@@ -107,10 +127,12 @@ class Batcher:
             Exception: whatever the model raised for the batch this request was in.
         """
         if len(self._queue) >= self.config.max_queue:
-            raise Overloaded(
-                f"model {self.name!r} has {len(self._queue)} requests waiting "
-                f"(max_queue {self.config.max_queue}); retry later"
-            )
+            self._forget_abandoned()
+            if len(self._queue) >= self.config.max_queue:
+                raise Overloaded(
+                    f"model {self.name!r} has {len(self._queue)} requests waiting "
+                    f"(max_queue {self.config.max_queue}); retry later"
+                )
         future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(batch, rows, future, self.clock.monotonic()))
         self._notify_queue()
@@ -125,17 +147,28 @@ class Batcher:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
-        while self._queue:
-            pending = self._queue.popleft()
+        stranded = [*self._running, *self._queue]
+        self._running = []
+        self._queue.clear()
+        for pending in stranded:
             if not pending.future.done():
                 pending.future.set_exception(Overloaded(f"model {self.name!r} is shutting down"))
+        self._notify_queue()
+
+    def _forget_abandoned(self) -> None:
+        """Drop the requests whose callers stopped waiting, so they free their places."""
+        self._queue = deque(p for p in self._queue if not p.future.done())
+        self._notify_queue()
 
     def _notify_queue(self) -> None:
         if self.observer is not None:
-            self.observer.queue_changed(len(self._queue))
+            try:
+                self.observer.queue_changed(len(self._queue))
+            except Exception:  # telemetry never fails a request (STYLE.md §5)
+                log.exception("batch observer of %s failed on queue_changed", self.name)
 
     def _queued_rows(self) -> int:
-        return sum(p.rows for p in self._queue)
+        return sum(p.rows for p in self._queue if not p.future.done())
 
     async def _work(self) -> None:
         while self._queue:
@@ -166,11 +199,12 @@ class Batcher:
         rows = 0
         while self._queue:
             pending = self._queue[0]
+            if pending.future.done():  # the caller gave up (deadline, cancellation)
+                self._queue.popleft()
+                continue
             if taken and rows + pending.rows > self.config.max_batch_size:
                 break
             self._queue.popleft()
-            if pending.future.done():  # the caller gave up (timeout, disconnect)
-                continue
             taken.append(pending)
             rows += pending.rows
         self._notify_queue()
@@ -178,22 +212,41 @@ class Batcher:
 
     async def _run(self, taken: list[_Pending]) -> None:
         started = self.clock.monotonic()
-        merged = concat_batches([p.batch for p in taken])
+        rows = sum(p.rows for p in taken)
+        self._running = taken
         try:
+            merged = concat_batches([p.batch for p in taken])
             outputs = await asyncio.get_running_loop().run_in_executor(None, self.predict, merged)
+            if len(outputs) != rows:
+                raise ModelError(
+                    f"model {self.name} returned {len(outputs)} outputs for {rows} rows; "
+                    "expected one output per row"
+                )
         except Exception as exc:  # the model's failure belongs to every request in the batch
             log.warning("model %s failed on a batch of %d requests: %s", self.name, len(taken), exc)
             for pending in taken:
                 if not pending.future.done():
                     pending.future.set_exception(exc)
+            self._observe_batch(taken, rows, started, failed=True)
             return
-        finished = self.clock.monotonic()
+        finally:
+            self._running = []
         offset = 0
         for pending in taken:
             if not pending.future.done():
                 pending.future.set_result(outputs[offset : offset + pending.rows])
             offset += pending.rows
-        if self.observer is not None:
-            rows = offset
-            waited = sum(started - p.enqueued_at for p in taken) / len(taken)
-            self.observer.batch_done(rows, len(taken), waited, finished - started)
+        self._observe_batch(taken, rows, started, failed=False)
+
+    def _observe_batch(
+        self, taken: list[_Pending], rows: int, started: float, failed: bool
+    ) -> None:
+        if self.observer is None:
+            return
+        waited = started - min(p.enqueued_at for p in taken)
+        try:
+            self.observer.batch_done(
+                rows, len(taken), waited, self.clock.monotonic() - started, failed
+            )
+        except Exception:  # telemetry never fails a request (STYLE.md §5)
+            log.exception("batch observer of %s failed on batch_done", self.name)

@@ -1,7 +1,15 @@
-"""KServe V1: ``POST /v1/models/{name}:predict`` with ``{"instances": [...]}``.
+"""KServe V1: ``POST /v1/models/{name}:predict`` with ``{"instances": [...]}`` (or ``"inputs"``).
 
-Instances are rows: dicts for a column signature, nested lists for a tensor one.
-Errors are ``{"error": "<message>"}`` with the status from ``serving.errors``.
+Instances are rows: objects for a column signature, nested lists for a tensor one;
+``inputs`` is TensorFlow Serving's columnar form (``_tf_serving`` reads both). The
+body is parsed as JSON whatever its Content-Type, as KServe does. Errors are
+``{"error": "<message>"}`` with the status from ``serving.errors``; besides those:
+
+- ``GET /v1/models/{name}`` of a model that is served but not loaded (it failed) is
+  503, as KServe answers a model that is not ready; an unknown name is 404.
+- ``:explain`` is recognised and answered 501 (roost has no explainers yet), an
+  unknown ``:verb`` 404, and a wrong method 405, each with an ``{"error"}`` body.
+- Every path is also accepted with a trailing slash, so no client is redirected.
 """
 
 from __future__ import annotations
@@ -17,32 +25,31 @@ from roost.errors import Error
 from roost.serving._http import json_response, parse_json, read_body
 from roost.serving._predict import PREDICTION_ID_HEADER, new_prediction_id, predict_rows
 from roost.serving.errors import BadRequest, retry_headers, status_for
+from roost.serving.protocols._routing import Endpoint, routes_for
+from roost.serving.protocols._tf_serving import json_type, rows_from_payload
 from roost.serving.state import ServerState
 
 __all__ = ["routes"]
+
+_VERBS = ("predict", "explain")
 
 
 def error_response(exc: Error) -> Response:
     return json_response({"error": str(exc)}, status_for(exc), retry_headers(exc))
 
 
-def _instances(payload: Any) -> Any:
+def _error(message: str, status: int, headers: Mapping[str, str] | None = None) -> Response:
+    return json_response({"error": message}, status, headers)
+
+
+def _payload(body: bytes) -> Mapping[str, Any]:
+    payload = parse_json(body)
     if not isinstance(payload, Mapping):
         raise BadRequest(
             'request body: expected an object such as {"instances": [...]}, '
-            f"got {type(payload).__name__}"
+            f"got {json_type(payload)}"
         )
-    if "instances" in payload:
-        instances = payload["instances"]
-        key = "instances"
-    elif "inputs" in payload:
-        instances = payload["inputs"]
-        key = "inputs"
-    else:
-        raise BadRequest('request body: expected an "instances" list, got none')
-    if not isinstance(instances, list):
-        raise BadRequest(f'"{key}": expected a list of rows, got {type(instances).__name__}')
-    return instances
+    return payload
 
 
 async def list_models(request: Request) -> Response:
@@ -52,9 +59,12 @@ async def list_models(request: Request) -> Response:
 
 async def model_status(request: Request) -> Response:
     state = ServerState.of(request)
+    name = request.path_params["name"]
     try:
-        served = state.repository.get(request.path_params["name"])
+        served = state.repository.get(name)
     except Error as exc:
+        if name in state.repository.failures:
+            return _error(f"model {name!r} is not ready: {state.repository.failures[name]}", 503)
         return error_response(exc)
     return json_response({"name": served.name, "version": str(served.version), "ready": True})
 
@@ -64,8 +74,9 @@ async def predict(request: Request) -> Response:
     prediction_id = new_prediction_id()
     try:
         served = state.repository.get(request.path_params["name"])
-        payload = parse_json(await read_body(request, state.config.max_body_bytes))
-        outputs = await predict_rows(served, _instances(payload), state.config.request_timeout_s)
+        payload = _payload(await read_body(request, state.config.max_body_bytes))
+        rows = rows_from_payload(payload, served.model.signature)
+        outputs = await predict_rows(served, rows, state.config.request_timeout_s)
     except Error as exc:
         return error_response(exc)
     return json_response(
@@ -74,9 +85,34 @@ async def predict(request: Request) -> Response:
     )
 
 
+async def explain(request: Request) -> Response:
+    state = ServerState.of(request)
+    try:
+        served = state.repository.get(request.path_params["name"])
+    except Error as exc:
+        return error_response(exc)
+    return _error(f"model {served.name!r} has no explainer: :explain is not implemented", 501)
+
+
+async def unknown_verb(request: Request) -> Response:
+    verb = request.path_params["verb"]
+    return _error(
+        f"POST /v1/models/{request.path_params['name']}:{verb}: unknown verb {verb!r} "
+        f"(expected {' or '.join(_VERBS)})",
+        404,
+    )
+
+
+#: order matters: "{name}" also matches "iris:predict", so the verbs come first
+_ENDPOINTS: tuple[tuple[str, str, Endpoint], ...] = (
+    ("/v1/models", "GET", list_models),
+    ("/v1/models/{name}:predict", "POST", predict),
+    ("/v1/models/{name}:explain", "POST", explain),
+    ("/v1/models/{name}:{verb}", "POST", unknown_verb),
+    ("/v1/models/{name}", "GET", model_status),
+)
+
+
 def routes() -> list[Route]:
-    return [
-        Route("/v1/models", list_models, methods=["GET"]),
-        Route("/v1/models/{name}:predict", predict, methods=["POST"]),
-        Route("/v1/models/{name}", model_status, methods=["GET"]),
-    ]
+    """The V1 routes, each also with a trailing slash; a wrong method is a JSON 405."""
+    return routes_for(_ENDPOINTS, _error, slash=True)

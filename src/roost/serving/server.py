@@ -1,0 +1,136 @@
+"""What a server process needs to build its app, and the factory uvicorn calls in each worker.
+
+``roost serve --workers N`` asks uvicorn for N processes sharing one port. uvicorn
+starts each worker as a fresh interpreter (``spawn``) and builds the app there by
+importing a factory *by name*, so the parent cannot hand a worker any object: the
+registry, the references and the settings must travel as text. The CLI writes them
+as one JSON ``ServeSpec`` into the ``ROOST_SERVE_SPEC`` environment variable before
+uvicorn starts the workers, and ``app_from_env`` reads that one variable back.
+
+That makes this module the one place outside ``roost.cli`` that reads the
+environment, and only the variable its parent wrote for it: everything else (the
+registry folder, ``ROOST_REGISTRY_URL``, the limits) was read by the CLI and arrives
+inside the spec, so a worker never re-reads the user's settings and can never
+disagree with the process that checked them.
+
+Example:
+    >>> spec = ServeSpec(("iris@production",), StoreConfig(home=Path("/srv/roost")),
+    ...                  ServingConfig(workers=2))
+    >>> ServeSpec.from_json(spec.to_json()) == spec
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+
+from roost.config import BatchingConfig, ServingConfig, StoreConfig
+from roost.errors import ConfigError
+from roost.serving.app import create_app
+from roost.serving.metrics import Metrics
+from roost.serving.repository import ModelRepository
+from roost.store import Registry
+
+__all__ = ["SPEC_VARIABLE", "ServeSpec", "app_from_env", "app_from_spec"]
+
+#: the environment variable ``roost serve`` hands its workers the spec in
+SPEC_VARIABLE = "ROOST_SERVE_SPEC"
+
+
+@dataclass(frozen=True, slots=True)
+class ServeSpec:
+    """Everything one server process needs: what to serve, from where, how.
+
+    Attributes:
+        refs: the references to serve; the first is the default model.
+        store: the registry to load them from.
+        serving: limits, batching, hot-swap interval.
+        metrics_dir: the folder the worker processes share their metrics in
+            (prometheus_client's multiprocess mode); ``None`` for a single process.
+    """
+
+    refs: tuple[str, ...]
+    store: StoreConfig = field(default_factory=StoreConfig)
+    serving: ServingConfig = field(default_factory=ServingConfig)
+    metrics_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.refs or not all(isinstance(ref, str) for ref in self.refs):
+            raise ConfigError(f"serve spec: expected model references, got {self.refs!r}")
+
+    def to_json(self) -> str:
+        """The spec as one line of JSON (settings are re-validated when read back)."""
+        serving = dataclasses.asdict(self.serving)
+        serving["per_model"] = {
+            name: dataclasses.asdict(batching) for name, batching in self.serving.per_model.items()
+        }
+        document = {
+            "refs": list(self.refs),
+            "store": {"home": str(self.store.home), "index_url": self.store.index_url},
+            "serving": serving,
+            "metrics_dir": self.metrics_dir,
+        }
+        return json.dumps(document, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ServeSpec:
+        """Read a spec ``to_json`` wrote.
+
+        Raises:
+            ConfigError: the text is not such a spec, or a setting in it is invalid.
+        """
+        try:
+            document: dict[str, Any] = json.loads(text)
+            serving = dict(document["serving"])
+            serving["batching"] = BatchingConfig(**serving["batching"])
+            serving["per_model"] = {
+                name: BatchingConfig(**batching) for name, batching in serving["per_model"].items()
+            }
+            store = document["store"]
+            return cls(
+                refs=tuple(document["refs"]),
+                store=StoreConfig(home=Path(store["home"]), index_url=store["index_url"]),
+                serving=ServingConfig(**serving),
+                metrics_dir=document["metrics_dir"],
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            if isinstance(exc, ConfigError):
+                raise
+            raise ConfigError(
+                f"{SPEC_VARIABLE}: expected the JSON that roost serve writes, got {text[:80]!r} "
+                f"({type(exc).__name__}: {exc})"
+            ) from exc
+
+
+def app_from_spec(spec: ServeSpec) -> Starlette:
+    """The app one server process runs for ``spec``: registry, models, metrics."""
+    metrics = Metrics(spec.metrics_dir)
+    repository = ModelRepository(
+        Registry.from_config(spec.store),
+        list(spec.refs),
+        spec.serving,
+        observer_factory=metrics.observer,
+    )
+    return create_app(repository, spec.serving, metrics=metrics)
+
+
+def app_from_env() -> Starlette:
+    """The app factory uvicorn imports in each worker: the spec ``roost serve`` handed over.
+
+    Raises:
+        ConfigError: ``ROOST_SERVE_SPEC`` is missing or not a spec.
+    """
+    text = os.environ.get(SPEC_VARIABLE)
+    if text is None:
+        raise ConfigError(
+            f"{SPEC_VARIABLE}: expected the spec that `roost serve` sets for its workers, "
+            "got nothing; start the server with `roost serve REF`"
+        )
+    return app_from_spec(ServeSpec.from_json(text))
