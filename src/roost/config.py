@@ -58,12 +58,13 @@ class BatchingConfig:
 
     Attributes:
         max_batch_size: the most rows one ``predict`` call receives.
-        max_wait_ms: how long the first request of a batch waits for company.
+        max_wait_ms: how long the first request of a batch waits for company; 0 batches
+            only what queued while the model was busy (the best default, measured).
         max_queue: requests waiting for this model before new ones are shed (503).
     """
 
     max_batch_size: int = 32
-    max_wait_ms: float = 2.0
+    max_wait_ms: float = 0.0
     max_queue: int = 512
 
     def __post_init__(self) -> None:

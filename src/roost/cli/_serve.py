@@ -222,7 +222,7 @@ def serve(
     ] = 32,
     max_wait_ms: Annotated[
         float, typer.Option(help="How long a batch's first request waits for company.")
-    ] = 2.0,
+    ] = 0.0,
     max_queue: Annotated[
         int, typer.Option(help="Requests waiting per model (per worker) before new ones get 503.")
     ] = 512,
