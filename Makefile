@@ -27,9 +27,9 @@ $(BIN)/python:
 
 # roost with every extra the examples and tests need (xgboost comes as xgboost-cpu)
 $(INSTALLED): pyproject.toml | $(BIN)/python
-	@echo "Installing roost[all] into $(VENV) (the first time takes a few minutes)"
+	@echo "Installing roost[all,demo] into $(VENV) (the first time takes a few minutes)"
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[all]'
+	$(BIN)/python -m pip install --quiet -e '.[all,demo]'
 	@touch $@
 
 # the [dependency-groups] dev tools; `pip install --group` needs pip 25.1+, upgraded above

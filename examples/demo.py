@@ -1,4 +1,4 @@
-"""The roost demo: train two models, register them, and predict from Python and from the CLI.
+"""The roost demo: train two models, register them, predict, then serve them over HTTP.
 
 Run it with ``make demo``, which installs roost in ``.venv`` and keeps the demo
 registry in ``.roost-demo/``. By hand::
@@ -6,6 +6,13 @@ registry in ``.roost-demo/``. By hand::
     ROOST_HOME=/tmp/roost-demo .venv/bin/python examples/demo.py
 
 Every run registers new versions and moves the ``production`` aliases to them.
+The last step serves both models with ``roost serve`` on 127.0.0.1:8000 (or a free
+port when 8000 is taken), calls them with curl, httpx and tritonclient, and keeps
+serving until Ctrl-C. Two variables change that:
+
+- ``ROOST_DEMO_PORT``: the port to ask for instead of 8000;
+- ``ROOST_DEMO_SERVE_SECONDS``: serve this long, then stop and exit; ``0`` stops
+  right after the examples ran (for tests and scripts).
 
 The walkthrough is a list of steps (``STEPS``); each takes the ``Demo`` and
 prints under its own heading. To show something new, write a step and add it.
@@ -30,6 +37,8 @@ import pandas as pd
 import churn_model
 import iris_model
 import roost
+import serve_demo
+from serve_demo import ServeOptions, ServerFailed
 
 ROOT = Path(__file__).resolve().parent.parent
 IRIS_ROWS = "examples/iris_rows.json"
@@ -49,6 +58,7 @@ class Demo:
     home: Path
     env: dict[str, str]
     roost_command: str
+    serving: ServeOptions = field(default_factory=ServeOptions)
     versions: dict[str, roost.ModelVersion] = field(default_factory=dict)
 
 
@@ -121,10 +131,71 @@ def predict_with_cli(demo: Demo) -> None:
     run_cli(demo, "predict", f"churn@{ALIAS}", "--input", CHURN_ROWS)
 
 
+def serve_over_http(demo: Demo) -> None:
+    port = demo.serving.port
+    heading("4. Serve both models over HTTP, and call them")
+    if not serve_demo.is_port_free(port):
+        taken = port
+        port = serve_demo.free_port()
+        print(f"Port {taken} is taken (another server is listening there); using port {port}.")
+    args = ("serve", f"iris@{ALIAS}", f"churn@{ALIAS}", "--port", str(port))
+    print(f"\n$ {' '.join(('roost', *args))}", flush=True)
+    with (
+        serve_demo.interrupts_as_keyboard_interrupt(),
+        serve_demo.running_server((demo.roost_command, *args), ROOT, demo.env) as server,
+    ):
+        seconds = server.wait_ready()
+        print(
+            f"ready after {seconds:.1f} s: GET {server.url}/v2/health/ready answered 200 "
+            f"(roost serve is pid {server.process.pid})",
+            flush=True,
+        )
+        call_examples(port)
+        show_examples(server.url, port)
+        if demo.serving.serve_seconds == 0:
+            print(f"\n{serve_demo.SECONDS_VARIABLE}=0: stopping the server now.", flush=True)
+            return
+        if demo.serving.serve_seconds is None:
+            print("\nServing until you press Ctrl-C.", flush=True)
+        else:
+            print(f"\nServing for {demo.serving.serve_seconds:g} s (Ctrl-C stops it sooner).")
+        try:
+            server.serve(demo.serving.serve_seconds)
+        except KeyboardInterrupt:
+            print("\nCtrl-C: stopping the server (requests in flight are answered first).")
+
+
+def call_examples(port: int) -> None:
+    """Run each example once against the server and show what it printed."""
+    print("\nEach example of step 5 ran once against it and printed:")
+    for example in serve_demo.EXAMPLES:
+        print(f"\n--- ran: {example.title} ---")
+        missing = example.missing()
+        if missing is not None:
+            print(f"    (skipped: {missing} is not installed here; {example.install})")
+            continue
+        for line in serve_demo.run_example(example, port).rstrip("\n").splitlines():
+            print(f"    {line}")
+    sys.stdout.flush()
+
+
+def show_examples(url: str, port: int) -> None:
+    heading(f"5. Your turn: iris and churn are served at {url}")
+    for example in serve_demo.EXAMPLES:
+        needs = f" (needs: {example.install})" if example.missing() is not None else ""
+        print(f"\n--- {example.title}{needs} ---\n{example.code(port).rstrip()}")
+    print(
+        f"\nchurn takes its 20 columns at {url}/v1/models/churn:predict and /v2/models/churn/infer."
+        f"\nAPI docs, with every model's schema, examples and a form to try it: {url}/docs",
+        flush=True,
+    )
+
+
 STEPS: tuple[Callable[[Demo], None], ...] = (
     train_and_register,
     predict_in_python,
     predict_with_cli,
+    serve_over_http,
 )
 
 
@@ -148,12 +219,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the demo keeps its own registry: a ROOST_REGISTRY_URL of yours is left alone
     os.environ.pop("ROOST_REGISTRY_URL", None)
     try:
-        demo = Demo(home=home, env=dict(os.environ), roost_command=find_roost_command())
+        demo = Demo(
+            home=home,
+            env=dict(os.environ),
+            roost_command=find_roost_command(),
+            serving=ServeOptions.from_env(os.environ),
+        )
         for step in STEPS:
             step(demo)
-    except DemoFailed as exc:
+    except (DemoFailed, ServerFailed) as exc:
         print(f"\ndemo failed: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("\ndemo interrupted", file=sys.stderr)
+        return 130
     heading("Done")
     print(
         f"The demo registry is {home}. Try:\n"

@@ -6,15 +6,23 @@ not the test.
 
 from __future__ import annotations
 
+import contextlib
 import doctest
 import os
 import re
+import shlex
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from roost.errors import SignatureError
@@ -31,6 +39,13 @@ DOCTESTED = ["model.md", "store.md", "testing.md"]
 #: one demo run takes ~10 s here; the bound is for a slow, busy CI machine
 DEMO_TIMEOUT_S = 300
 CLI_TIMEOUT_S = 120
+SPECIES = ("setosa", "versicolor", "virginica")
+#: the titles the demo gives its served examples (examples/serve_demo.py EXAMPLES)
+SERVED_EXAMPLES = (
+    "curl, KServe V1",
+    "Python with httpx, KServe V1",
+    "Python with tritonclient, Open Inference Protocol V2",
+)
 
 
 def code_blocks(text: str, language: str) -> list[str]:
@@ -40,7 +55,11 @@ def code_blocks(text: str, language: str) -> list[str]:
 
 def _environment(home: Path) -> dict[str, str]:
     """The caller's environment with a fresh registry, and this Python's scripts first on PATH."""
-    env = {k: v for k, v in os.environ.items() if k != "ROOST_REGISTRY_URL"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k != "ROOST_REGISTRY_URL" and not k.startswith("ROOST_DEMO_")
+    }
     env["ROOST_HOME"] = str(home)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return env
@@ -96,28 +115,136 @@ def test_readme_quickstart_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         outputs.append(result.stdout)
     assert "versicolor" in outputs[-1]
 
+    assert "versicolor" in run_serve_block(readme, home, tmp_path)
 
-def test_demo_runs_twice_and_moves_aliases(tmp_path: Path) -> None:
-    """``make demo`` twice: new versions each time, ``production`` follows the newest."""
-    home = tmp_path / "roost-home"
-    runs = []
-    for _ in range(2):
+
+def run_serve_block(readme: str, home: Path, cwd: Path) -> str:
+    """The README's ```sh block: its `roost serve` on a free port, then its curl; curl's output."""
+    (block,) = code_blocks(readme, "sh")
+    serve_line, curl_line = block.splitlines()
+    serve = shlex.split(serve_line, comments=True)
+    assert serve[:2] == ["roost", "serve"]
+    port = free_port()
+    process = subprocess.Popen(
+        [*serve, "--port", str(port)],
+        cwd=cwd,
+        env=_environment(home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + CLI_TIMEOUT_S
+        while process.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"http://127.0.0.1:{port}/health/ready").status_code == 200:
+                    break
+            time.sleep(0.1)
+        else:
+            pytest.fail(f"`{serve_line}` exited {process.returncode} or was never ready")
         result = subprocess.run(
-            [sys.executable, str(DEMO)],
-            cwd=ROOT,
-            env=_environment(home),
+            ["bash", "-c", curl_line.replace("localhost:8000", f"localhost:{port}")],
             capture_output=True,
             text=True,
-            timeout=DEMO_TIMEOUT_S,
-            check=False,
+            timeout=CLI_TIMEOUT_S,
+            check=True,
         )
-        assert result.returncode == 0, result.stdout + result.stderr
-        runs.append(result.stdout)
+    finally:
+        process.terminate()
+        try:
+            process.wait(CLI_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, f"`{serve_line}` exited {process.returncode} on SIGTERM"
+    return result.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def listening_socket() -> Iterator[int]:
+    """A port taken by a listener of the test's own, as another server would take it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+def served_outputs(stdout: str) -> dict[str, str]:
+    """What each served example printed in the demo, by its title."""
+    blocks = re.findall(r"^--- ran: (.+?) ---\n(.*?)(?=^$|^=)", stdout, flags=re.M | re.S)
+    return {title: output for title, output in blocks}
+
+
+def assert_served_and_stopped(stdout: str) -> int:
+    """The served examples printed predictions, and the server is gone; returns its port."""
+    (port,) = re.findall(
+        r"^\$ roost serve iris@production churn@production --port (\d+)$", stdout, re.M
+    )
+    outputs = served_outputs(stdout)
+    assert list(outputs) == list(SERVED_EXAMPLES), stdout
+    for title, output in outputs.items():
+        assert "skipped" not in output, f"{title}: {output}"
+        assert any(species in output for species in SPECIES), f"{title}: {output}"
+    assert f"http://127.0.0.1:{port}/docs" in stdout
+    assert f'url="127.0.0.1:{port}"' in stdout  # the tritonclient snippet names the real port
+    (pid,) = re.findall(r"roost serve is pid (\d+)", stdout)
+    assert f"roost serve (pid {pid}) stopped with exit status 0" in stdout
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        pass
+    else:
+        os.kill(int(pid), signal.SIGKILL)  # leave nothing behind, then fail
+        pytest.fail(f"roost serve (pid {pid}) still runs after the demo exited")
+    with socket.socket() as probe, pytest.raises(ConnectionRefusedError):
+        probe.connect(("127.0.0.1", int(port)))
+    return int(port)
+
+
+def run_demo(home: Path, port: int) -> str:
+    """One non-interactive demo run: serve on ``port``, run the examples, stop, exit 0."""
+    env = {**_environment(home), "ROOST_DEMO_PORT": str(port), "ROOST_DEMO_SERVE_SECONDS": "0"}
+    result = subprocess.run(
+        [sys.executable, str(DEMO)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=DEMO_TIMEOUT_S,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_demo_runs_twice_and_moves_aliases(tmp_path: Path) -> None:
+    """``make demo`` twice: new versions each time, ``production`` follows the newest.
+
+    Both runs end serving the models and calling them (ROOST_DEMO_SERVE_SECONDS=0);
+    the second finds its port taken and serves on a free one.
+    """
+    home = tmp_path / "roost-home"
+    first_port = free_port()
+    runs = [run_demo(home, first_port)]
+    with listening_socket() as taken:
+        runs.append(run_demo(home, taken))
 
     assert "iris@production -> 1 (new alias)" in runs[0]
     assert "iris@production -> 2 (moved from version 1)" in runs[1]
     assert "churn@production -> 2 (moved from version 1)" in runs[1]
-    for heading in ("1. Train", "2. Predict in Python", "3. The same from the command line"):
+    for heading in (
+        "1. Train",
+        "2. Predict in Python",
+        "3. The same from the command line",
+        "4. Serve both models over HTTP",
+        "5. Your turn",
+    ):
         assert heading in runs[1]
     assert "$ roost predict churn@production --input examples/churn_rows.csv" in runs[1]
     registry = Registry(home)
@@ -125,6 +252,45 @@ def test_demo_runs_twice_and_moves_aliases(tmp_path: Path) -> None:
         summary = registry.summary(name)
         assert [v.version for v in summary.versions] == [1, 2]
         assert summary.aliases == {"production": 2}
+
+    assert assert_served_and_stopped(runs[0]) == first_port
+    assert "serving iris@production (version 2), churn@production (version 2)" in runs[1]
+    assert f"Port {taken} is taken" in runs[1]
+    assert assert_served_and_stopped(runs[1]) != taken
+
+
+def test_demo_serves_until_ctrl_c_then_exits_0(tmp_path: Path) -> None:
+    """Without ROOST_DEMO_SERVE_SECONDS the demo serves on; SIGINT stops the server, exit 0."""
+    env = {**_environment(tmp_path / "roost-home"), "ROOST_DEMO_PORT": str(free_port())}
+    process = subprocess.Popen(
+        [sys.executable, str(DEMO)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    watchdog = threading.Timer(DEMO_TIMEOUT_S, process.kill)
+    watchdog.start()
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("Serving until you press Ctrl-C"):
+                break
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=60)
+    finally:
+        watchdog.cancel()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    stdout = "".join(lines) + rest
+    assert process.returncode == 0, stdout
+    assert "Ctrl-C: stopping the server" in stdout
+    assert stdout.rstrip().endswith("models show iris@production")  # then the Done section
+    assert_served_and_stopped(stdout)
 
 
 @pytest.mark.parametrize("page", DOCTESTED)

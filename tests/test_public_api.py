@@ -13,7 +13,7 @@ import types
 
 import pytest
 
-FACADES = ["roost", "roost.errors", "roost.model", "roost.store"]
+FACADES = ["roost", "roost.errors", "roost.model", "roost.serving", "roost.store"]
 
 
 def _public_names(module: types.ModuleType) -> set[str]:

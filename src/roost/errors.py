@@ -14,9 +14,10 @@ that plain Python code would expect (as scikit-learn's ``NotFittedError`` does):
     │   ├── VersionConflict(StoreError, ValueError)    a version or alias is taken, or in use
     │   ├── IntegrityError(StoreError, ValueError)     a package's files do not match its hashes
     │   └── InvalidReference(StoreError, ValueError)   a name, version, alias or ref is malformed
-    ├── ServingError                              (used by the serving room)
-    │   ├── Overloaded(ServingError, RuntimeError)
-    │   └── RequestTimeout(ServingError, TimeoutError)
+    ├── ServingError                              a request could not be served
+    │   ├── ModelNotReady(ServingError, RuntimeError)  served here, but not loaded (yet)
+    │   ├── Overloaded(ServingError, RuntimeError)     the server is shedding load
+    │   └── RequestTimeout(ServingError, TimeoutError) no answer within the deadline
     └── PlanError(Error, ValueError)              no feasible placement
 
 Messages name the thing, what was expected and what was received:
@@ -33,6 +34,7 @@ __all__ = [
     "InvalidReference",
     "ModelError",
     "ModelNotFound",
+    "ModelNotReady",
     "NotLoadedError",
     "Overloaded",
     "PlanError",
@@ -100,6 +102,14 @@ class InvalidReference(StoreError, ValueError):
 
 class ServingError(Error):
     """A request could not be served."""
+
+
+class ModelNotReady(ServingError, RuntimeError):
+    """A model the server serves is not loaded: it failed to load, or is still loading.
+
+    Unlike ``ModelNotFound``, the name is right; a client may retry later (a hot swap
+    can load a fixed version), so the serving room answers 503 rather than 404.
+    """
 
 
 class Overloaded(ServingError, RuntimeError):

@@ -163,3 +163,25 @@ def test_serve_stopped_by_sigterm_exits_0(saved: Registry, fake_uvicorn: FakeUvi
 def test_parse_batch_option_refuses_malformed(text: str) -> None:
     with pytest.raises(ConfigError, match="expected NAME=SIZE:WAIT_MS such as iris=64:5"):
         parse_batch_option(text, 512)
+
+
+def test_serve_port_taken_is_one_line_exit_1(tmp_path: Path) -> None:
+    """A taken port is said before any banner, as one line, not as uvicorn's exit 3."""
+    import socket
+
+    registry = Registry(tmp_path / "home")
+    registry.save(lambda frame: frame["x"] * 2, "double", example=[{"x": 1.0}])
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            app,
+            ["serve", "double", "--port", str(port)],
+            env={"ROOST_HOME": str(tmp_path / "home")},
+        )
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.strip() == (
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use (choose another --port)"
+    )

@@ -38,5 +38,5 @@ def test_health_ready_is_503_naming_a_model_that_failed_to_load(
         served = client.post("/v1/models/iris:predict", json={"instances": [ROW]})
         assert served.status_code == 200
         broken = client.post("/v1/models/digits:predict", json={"instances": [[0.0] * 8]})
-        assert broken.status_code == 404
+        assert broken.status_code == 503
         assert broken.json()["error"].startswith("model 'digits' failed to load: package ")

@@ -396,21 +396,34 @@ def test_v1_status_unknown_model_is_404(client: TestClient) -> None:
     )
 
 
-def test_v1_status_of_a_model_that_failed_is_503(make_app: Callable[..., Starlette]) -> None:
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/models/nope"),
+        ("POST", "/v1/models/nope:predict"),
+        ("POST", "/v1/models/nope:explain"),
+    ],
+    ids=["status", "predict", "explain"],
+)
+def test_v1_model_that_failed_to_load_is_503(
+    make_app: Callable[..., Starlette], method: str, path: str
+) -> None:
     """A model served but not loaded is not ready (KServe's ModelNotReady), not unknown."""
     with TestClient(make_app(["iris@production", "nope"])) as broken:
         assert broken.get("/v1/models").json() == {"models": ["iris", "nope"]}
         assert broken.get("/v1/models/iris").status_code == 200
-        response = broken.get("/v1/models/nope")
+        response = broken.request(method, path, json={"instances": [ROW]})
     assert response.status_code == 503
-    assert response.json()["error"].startswith("model 'nope' is not ready: ")
-
-
-def test_v1_predict_model_that_failed_is_404(make_app: Callable[..., Starlette]) -> None:
-    with TestClient(make_app(["iris@production", "nope"])) as broken:
-        response = broken.post("/v1/models/nope:predict", json={"instances": [ROW]})
-    assert response.status_code == 404
     assert response.json()["error"].startswith("model 'nope' failed to load: ")
+
+
+def test_v1_model_still_loading_is_503(make_app: Callable[..., Starlette]) -> None:
+    """Without the lifespan (no `with`), nothing is loaded yet."""
+    response = TestClient(make_app()).post("/v1/models/iris:predict", json={"instances": [ROW]})
+    assert (response.status_code, response.json()) == (
+        503,
+        {"error": "model 'iris' is still loading"},
+    )
 
 
 @pytest.mark.parametrize(

@@ -514,12 +514,18 @@ def test_invocations_tensor_model_reads_csv(make_app: Callable[..., Starlette]) 
     assert len(response.json()["predictions"]) == 2
 
 
-def test_invocations_default_model_that_failed_is_404(make_app: Callable[..., Starlette]) -> None:
+def test_invocations_default_model_that_failed_is_503(make_app: Callable[..., Starlette]) -> None:
     with TestClient(make_app(["nope", "iris@production"])) as broken:
         response = broken.post("/invocations", json={"instances": ROWS})
     status, code, message = _error(response)
-    assert (status, code) == (404, "RESOURCE_DOES_NOT_EXIST")
+    assert (status, code) == (503, "TEMPORARILY_UNAVAILABLE")
     assert message.startswith("model 'nope' failed to load: ")
+
+
+def test_invocations_before_the_models_load_is_503(make_app: Callable[..., Starlette]) -> None:
+    """Without the lifespan (no `with`), nothing is loaded yet."""
+    response = TestClient(make_app()).post("/invocations", json={"instances": ROWS})
+    assert _error(response) == (503, "TEMPORARILY_UNAVAILABLE", "model 'iris' is still loading")
 
 
 # -- ping, health, version ---------------------------------------------------------------------
@@ -538,17 +544,13 @@ def test_health_is_503_when_a_model_failed(make_app: Callable[..., Starlette], p
         response = broken.get(path)
     status, code, message = _error(response)
     assert (status, code) == (503, "TEMPORARILY_UNAVAILABLE")
-    assert message.startswith("not ready: model 'nope' failed to load: ")
+    assert message.startswith("model 'nope' failed to load: ")
 
 
 def test_health_is_503_before_the_models_load(make_app: Callable[..., Starlette]) -> None:
     """Without the lifespan (no `with`), nothing is loaded yet."""
     response = TestClient(make_app()).get("/ping")
-    assert _error(response) == (
-        503,
-        "TEMPORARILY_UNAVAILABLE",
-        "not ready: models are still loading",
-    )
+    assert _error(response) == (503, "TEMPORARILY_UNAVAILABLE", "model 'iris' is still loading")
 
 
 @pytest.mark.parametrize(

@@ -157,7 +157,40 @@ def test_v2_ready_is_503_when_a_model_failed_to_load(make_app: Callable[..., Sta
         model = test_client.get("/v2/models/ghost/ready")
         assert test_client.get("/v2/models/iris/ready").status_code == 200
     assert (ready.status_code, ready.json()) == (503, {"ready": False})
-    assert (model.status_code, model.json()) == (503, {"name": "ghost", "ready": False})
+    assert model.status_code == 503
+    assert model.json()["error"].startswith("model 'ghost' failed to load: ")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v2/models/ghost"),
+        ("GET", "/v2/models/ghost/ready"),
+        ("POST", "/v2/models/ghost/infer"),
+        ("GET", "/v2/models/ghost/versions/1"),
+        ("GET", "/v2/models/ghost/versions/1/ready"),
+        ("POST", "/v2/models/ghost/versions/1/infer"),
+    ],
+    ids=["metadata", "ready", "infer", "version-metadata", "version-ready", "version-infer"],
+)
+def test_v2_model_that_failed_to_load_is_503(
+    make_app: Callable[..., Starlette], method: str, path: str
+) -> None:
+    """Served here but not loaded: not ready (503), rather than unknown (404)."""
+    with TestClient(make_app(["iris@production", "ghost:1"])) as test_client:
+        response = test_client.request(method, path, json={"inputs": iris_inputs()})
+    assert response.status_code == 503
+    assert response.json()["error"].startswith("model 'ghost' failed to load: ")
+    assert "retry-after" not in response.headers  # only a full queue says when to retry
+
+
+def test_v2_model_still_loading_is_503(make_app: Callable[..., Starlette]) -> None:
+    """Without the lifespan (no `with`), nothing is loaded yet."""
+    response = TestClient(make_app(["iris@production"])).get("/v2/models/iris/ready")
+    assert (response.status_code, response.json()) == (
+        503,
+        {"error": "model 'iris' is still loading"},
+    )
 
 
 @pytest.mark.parametrize("path", ["/v2", "/v2/"])

@@ -176,6 +176,20 @@ def _graceful_signals() -> Iterator[list[int]]:
             signal.signal(sig, handler)
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Fail with one clear line before starting, rather than with uvicorn's exit code 3."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise OSError(
+                exc.errno, f"cannot listen on {host}:{port}: {exc.strerror} (choose another --port)"
+            ) from None
+
+
 def _run(config: ServingConfig, spec_json: str, metrics_dir: str | None) -> None:
     import uvicorn
 
@@ -274,6 +288,8 @@ def serve(
             f"--batch: expected names of served models ({', '.join(v.name for v in found)}), "
             f"got {', '.join(unknown)}"
         )
+    if config.port:
+        _check_port_free(config.host, config.port)
     metrics_dir = tempfile.mkdtemp(prefix="roost-metrics-") if workers > 1 else None
     spec = ServeSpec(tuple(refs), session.settings.store, config, metrics_dir)
     typer.echo(_banner(config, found, refs, _example_row(registry, found[0])))

@@ -199,7 +199,7 @@ def _v2_paths(served: ServedModel, outputs: list[Any] | None) -> JSONDict:
                         ref("schemas", "V2ModelMetadata"),
                         example=metadata,
                     ),
-                    **errors([404]),
+                    **errors([404, 503]),
                 },
             )
         }
@@ -210,11 +210,7 @@ def _v2_paths(served: ServedModel, outputs: list[Any] | None) -> JSONDict:
                 [name],
                 {
                     "200": ok("The model is loaded.", ready),
-                    "503": {
-                        "description": "The model is served here but not loaded.",
-                        "content": {JSON: {"schema": ready}},
-                    },
-                    **errors([404]),
+                    **errors([404, 503]),
                 },
             )
         }

@@ -12,6 +12,7 @@ from roost.errors import (
     Error,
     InvalidReference,
     ModelNotFound,
+    ModelNotReady,
     Overloaded,
     RequestTimeout,
     SignatureError,
@@ -38,6 +39,7 @@ _STATUS: dict[type[BaseException], int] = {
     InvalidReference: 400,
     ModelNotFound: 404,
     PayloadTooLarge: 413,
+    ModelNotReady: 503,
     Overloaded: 503,
     RequestTimeout: 504,
 }

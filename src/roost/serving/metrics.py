@@ -42,7 +42,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from roost.errors import ConfigError, ModelNotFound
+from roost.errors import ConfigError, ModelNotFound, ModelNotReady
 from roost.serving.batcher import BatchObserver
 from roost.serving.repository import ModelRepository
 from roost.serving.state import ServerState
@@ -306,7 +306,7 @@ class RequestMetrics:
         if model != OTHER:
             try:
                 version = str(self.repository.get(model).version)
-            except ModelNotFound:
+            except (ModelNotFound, ModelNotReady):
                 version = ""  # named but not loaded (it failed); the handler answers
         clock = self.repository.clock
         started = clock.monotonic()

@@ -1,12 +1,15 @@
 """The models one server serves: loaded from the registry, found by name, hot-swapped.
 
 Each served model has its own batcher. A model that fails to load is recorded as
-failed and keeps the server unready, but never stops the other models from serving.
+failed and keeps the server unready, but never stops the other models from serving;
+asking for it raises ``ModelNotReady`` (503), not ``ModelNotFound`` (404).
 
 Hot swap: references that can move (``iris@production``, ``iris``/``iris:latest``) are
 resolved again every ``poll_interval_s``. When one names a new version, the new version
 is loaded in a worker thread while the old one keeps serving; then one dict assignment
 makes new requests go to it. Requests already queued on the old version finish there.
+A swap that fails is logged once per (reference, version, reason), not on every poll,
+and once more when the reference serves its target again.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 
 from roost.clock import Clock, SystemClock
 from roost.config import ServingConfig
-from roost.errors import Error, ModelNotFound
+from roost.errors import Error, ModelNotFound, ModelNotReady
 from roost.serving.batcher import Batcher, BatchObserver
 from roost.store import ModelRef, PackagedModel, Registry
 
@@ -28,6 +31,9 @@ log = logging.getLogger(__name__)
 
 #: makes the observer for one model version's batcher (metrics); None means no observer
 ObserverFactory = Callable[[str, int], BatchObserver | None]
+#: the last failed hot swap of one reference: (the version it tried, or None when the
+#: reference did not resolve; the reason); an equal failure on the next poll is not logged
+_SwapFailure = tuple[int | None, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +90,7 @@ class ModelRepository:
         self.observer_factory = observer_factory
         self._served: dict[str, ServedModel] = {}
         self._failed: dict[str, str] = {}
+        self._swap_failures: dict[str, _SwapFailure] = {}
 
     @property
     def default_name(self) -> str:
@@ -107,12 +114,15 @@ class ModelRepository:
         """The served model called ``name`` (at ``version``, when given).
 
         Raises:
-            ModelNotFound: not served, not loaded, or another version is served.
+            ModelNotFound: not served here, or another version is served.
+            ModelNotReady: served here, but it failed to load or is still loading.
         """
         served = self._served.get(name)
         if served is None:
             if name in self._failed:
-                raise ModelNotFound(f"model {name!r} failed to load: {self._failed[name]}")
+                raise ModelNotReady(f"model {name!r} failed to load: {self._failed[name]}")
+            if any(ref.name == name for ref in self.refs):
+                raise ModelNotReady(f"model {name!r} is still loading")
             known = ", ".join(r.name for r in self.refs)
             raise ModelNotFound(f"model {name!r} is not served here (served: {known})")
         if version is not None and version != str(served.version):
@@ -167,21 +177,42 @@ class ModelRepository:
         for ref in self.refs:
             if ref.kind == "version":
                 continue  # a pinned version never moves
+            target: int | None = None
             try:
                 found = await loop.run_in_executor(None, self.registry.resolve, ref)
+                target = found.version
                 current = self._served.get(ref.name)
                 if current is not None and current.version == found.version:
+                    self._note_recovered(ref, found.version)
                     continue
                 fresh = await loop.run_in_executor(None, self._load, ref)
             except (Error, OSError) as exc:
-                log.warning("hot swap of %s skipped: %s", ref, exc)
+                self._note_failure(ref, target, str(exc))
                 continue
             self._served[ref.name] = fresh  # one assignment: new requests see the new version
             self._failed.pop(ref.name, None)
             old = current.version if current is not None else 0
             swapped.append((ref.name, old, fresh.version))
             log.info("hot swap: %s now serves version %s (was %s)", ref, fresh.version, old)
+            self._note_recovered(ref, fresh.version)
         return swapped
+
+    def _note_failure(self, ref: ModelRef, target: int | None, reason: str) -> None:
+        """Log a failed swap once: every poll retries it, and would repeat the warning."""
+        if ref.name not in self._served:
+            self._failed[ref.name] = reason  # never loaded: readiness shows the latest reason
+        failure = (target, reason)
+        if self._swap_failures.get(ref.name) == failure:
+            log.debug("hot swap of %s still failing: %s", ref, reason)
+            return
+        self._swap_failures[ref.name] = failure
+        what = f"version {target}" if target is not None else "its target"
+        log.warning("hot swap of %s to %s failed (retried every poll): %s", ref, what, reason)
+
+    def _note_recovered(self, ref: ModelRef, version: int) -> None:
+        """Log that a reference whose swap failed serves its target again."""
+        if self._swap_failures.pop(ref.name, None) is not None:
+            log.info("hot swap of %s recovered: version %s is served", ref, version)
 
     async def watch(self) -> None:
         """Refresh forever, every ``poll_interval_s`` (cancel the task to stop)."""

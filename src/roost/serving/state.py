@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
 from roost.config import ServingConfig
 from roost.serving.repository import ModelRepository
+
+if TYPE_CHECKING:
+    # metrics.py reads ServerState in its endpoint, so importing it here at run time
+    # would be a cycle; the annotation is all this module needs
+    from roost.serving.metrics import Metrics
 
 __all__ = ["ServerState"]
 
@@ -20,12 +25,12 @@ class ServerState:
     Attributes:
         repository: the served models.
         config: limits, timeouts and batching.
-        metrics: the Prometheus metrics, when enabled.
+        metrics: the Prometheus metrics (``create_app`` always makes some).
     """
 
     repository: ModelRepository
     config: ServingConfig
-    metrics: Any = None
+    metrics: Metrics
 
     @classmethod
     def of(cls, request: Request) -> ServerState:

@@ -3,10 +3,10 @@
 Instances are rows: objects for a column signature, nested lists for a tensor one;
 ``inputs`` is TensorFlow Serving's columnar form (``_tf_serving`` reads both). The
 body is parsed as JSON whatever its Content-Type, as KServe does. Errors are
-``{"error": "<message>"}`` with the status from ``serving.errors``; besides those:
+``{"error": "<message>"}`` with the status from ``serving.errors``: an unknown model
+is 404, and one that is served but not loaded (it failed) 503, as KServe answers a
+model that is not ready. Besides those:
 
-- ``GET /v1/models/{name}`` of a model that is served but not loaded (it failed) is
-  503, as KServe answers a model that is not ready; an unknown name is 404.
 - ``:explain`` is recognised and answered 501 (roost has no explainers yet), an
   unknown ``:verb`` 404, and a wrong method 405, each with an ``{"error"}`` body.
 - Every path is also accepted with a trailing slash, so no client is redirected.
@@ -59,12 +59,9 @@ async def list_models(request: Request) -> Response:
 
 async def model_status(request: Request) -> Response:
     state = ServerState.of(request)
-    name = request.path_params["name"]
     try:
-        served = state.repository.get(name)
+        served = state.repository.get(request.path_params["name"])
     except Error as exc:
-        if name in state.repository.failures:
-            return _error(f"model {name!r} is not ready: {state.repository.failures[name]}", 503)
         return error_response(exc)
     return json_response({"name": served.name, "version": str(served.version), "ready": True})
 

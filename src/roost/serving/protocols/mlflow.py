@@ -17,8 +17,8 @@ The answer is ``{"predictions": [...]}`` and nothing else, as MLflow writes it, 
 that compare or validate the body keep working; the prediction id travels in the
 ``X-Prediction-Id`` header. Errors are ``{"error_code": "BAD_REQUEST", "message": "..."}``
 with the status from ``serving.errors`` (``_ERROR_CODES`` names the code of each).
-``GET /ping`` and ``GET /health`` are 200 once every model is loaded, else 503;
-``GET /version`` is roost's version as bare text.
+``GET /ping`` and ``GET /health`` are 200 once every model is loaded, else 503 naming
+the first model that is not; ``GET /version`` is roost's version as bare text.
 """
 
 from __future__ import annotations
@@ -238,11 +238,12 @@ async def invocations(request: Request) -> Response:
 
 async def ping(request: Request) -> Response:
     repository = ServerState.of(request).repository
-    if repository.is_ready:
-        return Response("\n", media_type="application/json")  # MLflow's body, byte for byte
-    failures = repository.failures
-    reasons = "; ".join(f"model {n!r} failed to load: {why}" for n, why in failures.items())
-    return _error(f"not ready: {reasons or 'models are still loading'}", 503)
+    try:
+        for ref in repository.refs:
+            repository.get(ref.name)  # raises ModelNotReady for one that is not loaded
+    except Error as exc:
+        return error_response(exc)
+    return Response("\n", media_type="application/json")  # MLflow's body, byte for byte
 
 
 async def version(request: Request) -> Response:

@@ -5,6 +5,8 @@ with or without a trailing slash, and with an optional ``/versions/{version}``.
 ``tritonclient.http`` and its aio client work unchanged. Every error is
 ``{"error": "<message>"}`` with the status from ``serving.errors``, including wrong
 methods (405) and unknown ``/v2`` paths (404), because tritonclient reads that key.
+A model that is served but not loaded answers 503 everywhere, its ``ready`` included
+(``tritonclient``'s ``is_model_ready`` only asks whether the status is 200).
 
 How signatures map to tensors: ``_v2_codec``. The request and response documents:
 ``_v2_messages``. The binary framing: ``_v2_binary``. The full story: docs/protocol-v2.md.
@@ -51,6 +53,7 @@ def _served(request: Request) -> ServedModel:
 
     Raises:
         ModelNotFound: not served, or not at that version.
+        ModelNotReady: served, but not loaded.
     """
     state = ServerState.of(request)
     return state.repository.get(request.path_params["name"], request.path_params.get("version"))
@@ -98,12 +101,6 @@ async def model_ready(request: Request) -> Response:
     try:
         served = _served(request)
     except Error as exc:
-        repository = ServerState.of(request).repository
-        name = request.path_params["name"]
-        is_known = any(ref.name == name for ref in repository.refs)
-        if is_known and all(s.name != name for s in repository.served()):
-            # served here but not (yet, or ever) loaded: not ready, rather than unknown
-            return json_response({"name": name, "ready": False}, 503)
         return error_response(exc)
     return json_response({"name": served.name, "ready": True})
 
