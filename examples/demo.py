@@ -155,11 +155,12 @@ def serve_over_http(demo: Demo) -> None:
         if demo.serving.serve_seconds == 0:
             print(f"\n{serve_demo.SECONDS_VARIABLE}=0: stopping the server now.", flush=True)
             return
-        if demo.serving.serve_seconds is None:
-            print("\nServing until you press Ctrl-C.", flush=True)
-        else:
-            print(f"\nServing for {demo.serving.serve_seconds:g} s (Ctrl-C stops it sooner).")
+        # the announcement sits inside the try: a Ctrl-C right after it is still a clean stop
         try:
+            if demo.serving.serve_seconds is None:
+                print("\nServing until you press Ctrl-C.", flush=True)
+            else:
+                print(f"\nServing for {demo.serving.serve_seconds:g} s (Ctrl-C stops it sooner).")
             server.serve(demo.serving.serve_seconds)
         except KeyboardInterrupt:
             print("\nCtrl-C: stopping the server (requests in flight are answered first).")
