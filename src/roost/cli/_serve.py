@@ -211,6 +211,8 @@ def _run(config: ServingConfig, spec_json: str, metrics_dir: str | None) -> None
             lifespan="on",
             log_config=_log_config(level),
             log_level="info" if level <= logging.INFO else "warning",
+            # an access line per request is only wanted with -v; off, uvicorn skips building it
+            access_log=level <= logging.INFO,
             timeout_graceful_shutdown=math.ceil(config.request_timeout_s) + _DRAIN_MARGIN_S,
         )
 
