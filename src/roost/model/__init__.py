@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from roost.model._batches import concat_batches, count_rows
+from roost.model._batches import RowBlock, as_frame, concat_batches, count_rows
+from roost.model._columns import float_row_block
 from roost.model._contract import Model
 from roost.model._csv import parse_csv
 from roost.model._inference import infer_inputs, infer_outputs, rows_from_outputs
@@ -16,12 +17,15 @@ __all__ = [
     "Flavor",
     "Model",
     "OutputSpec",
+    "RowBlock",
     "Signature",
     "TensorSpec",
+    "as_frame",
     "concat_batches",
     "count_rows",
     "detect_flavor",
     "flavor_named",
+    "float_row_block",
     "infer_inputs",
     "infer_outputs",
     "parse_csv",

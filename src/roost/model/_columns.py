@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from roost.errors import SignatureError
+from roost.model._batches import RowBlock, as_frame
 from roost.model._values import describe, is_missing, out_of_range
 from roost.types import Rows
 
@@ -220,42 +221,68 @@ def _column_index(names: tuple[str, ...]) -> pd.Index:
     return pd.Index(names)
 
 
-def _plain_numeric_records(specs: tuple[ColumnSpec, ...], rows: Rows) -> pd.DataFrame | None:
-    """The fast path for the commonest request: dicts of plain numbers for float64/int64 columns.
+def float_row_block(specs: tuple[ColumnSpec, ...], rows: Rows) -> RowBlock | None:
+    """The fast path for the commonest request: dicts of plain numbers for float64 columns.
 
     Serving validates every request on its own, so this runs once per request: building
     a DataFrame from dicts costs ~0.5 ms, checking the values and filling one numpy
-    array ~5 us. Anything unusual (a missing column, a string, a bool, a NaN, a float
-    in an int column, huge ints) returns None, and the general path below finds it and
+    array ~5 us. Anything unusual (a missing column, a string, a bool, a NaN where none
+    is allowed, a non-float column) returns None, and the general path finds it and
     words the error.
     """
     import numpy as np
-    import pandas as pd
 
-    if isinstance(rows, Mapping):
+    if isinstance(rows, dict):
         rows = [rows]
     if not isinstance(rows, list) or not rows:
         return None
-    names = [spec.name for spec in specs]
-    float_only = all(spec.dtype == "float64" for spec in specs)
-    if not float_only and not all(spec.dtype in ("float64", "int64") for spec in specs):
+    if not all(spec.dtype == "float64" for spec in specs):
         return None
-    kinds = tuple(float if spec.dtype == "float64" else int for spec in specs)
+    names = tuple(spec.name for spec in specs)
     try:
         matrix = [[row[name] for name in names] for row in rows]
     except (KeyError, TypeError):  # a missing column, or a row that is not a dict
         return None
     for values in matrix:
-        for value, kind in zip(values, kinds, strict=True):
+        for value in values:
             # exact types: bool is an int subclass, numpy scalars take the general path
+            kind = type(value)
+            if kind is not float and kind is not int:
+                return None
+    try:
+        array = np.array(matrix, dtype=np.float64)
+    except OverflowError:  # an int too large for a float: the general path says which
+        return None
+    if np.isnan(array).any() and not all(spec.allow_nan for spec in specs):
+        return None
+    return RowBlock(_column_index(names), array)
+
+
+def _plain_numeric_records(specs: tuple[ColumnSpec, ...], rows: Rows) -> pd.DataFrame | None:
+    """The fast path as a DataFrame, also for int64 columns (see ``float_row_block``)."""
+    import numpy as np
+    import pandas as pd
+
+    block = float_row_block(specs, rows)
+    if block is not None:
+        return as_frame(block)  # type: ignore[no-any-return]
+    if isinstance(rows, Mapping):
+        rows = [rows]
+    if not isinstance(rows, list) or not rows:
+        return None
+    if not all(spec.dtype in ("float64", "int64") for spec in specs):
+        return None
+    names = [spec.name for spec in specs]
+    kinds = tuple(float if spec.dtype == "float64" else int for spec in specs)
+    try:
+        matrix = [[row[name] for name in names] for row in rows]
+    except (KeyError, TypeError):
+        return None
+    for values in matrix:
+        for value, kind in zip(values, kinds, strict=True):
             if type(value) is not kind and not (kind is float and type(value) is int):
                 return None
     try:
-        if float_only:
-            array = np.array(matrix, dtype=np.float64)
-            if np.isnan(array).any() and not all(spec.allow_nan for spec in specs):
-                return None
-            return pd.DataFrame(array, columns=_column_index(tuple(names)), copy=False)
         columns = {
             name: np.array([r[j] for r in matrix], dtype=np.float64 if k is float else np.int64)
             for j, (name, k) in enumerate(zip(names, kinds, strict=True))

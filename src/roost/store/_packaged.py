@@ -11,7 +11,14 @@ from typing import Any
 import yaml
 
 from roost.errors import Error, IntegrityError, ModelError, NotLoadedError
-from roost.model import Signature, count_rows, flavor_named, rows_from_outputs
+from roost.model import (
+    Signature,
+    as_frame,
+    count_rows,
+    flavor_named,
+    float_row_block,
+    rows_from_outputs,
+)
 from roost.store._checksums import verify_package
 from roost.types import JSONDict, Rows
 
@@ -122,6 +129,10 @@ class PackagedModel:
         others, then merges the validated batches into one ``predict_validated`` call.
         """
         self._require_loaded()
+        if self.signature_.kind == "columns":
+            block = float_row_block(self.signature_.inputs, batch)  # type: ignore[arg-type]
+            if block is not None:
+                return block  # stays an array until its batch is merged (RowBlock)
         return self.signature_.validate(batch)
 
     def predict_validated(self, validated: Any) -> list[Any]:
@@ -131,7 +142,7 @@ class PackagedModel:
         if n_rows == 0:
             return []
         try:
-            outputs = self.flavor_.predict(self.model_, validated, self.options_)
+            outputs = self.flavor_.predict(self.model_, as_frame(validated), self.options_)
         except Error:
             raise
         except Exception as exc:  # a framework's own failure becomes a roost error with context
