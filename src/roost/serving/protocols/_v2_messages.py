@@ -112,12 +112,18 @@ def _shape(where: str, raw: Any) -> tuple[int, ...]:
     return tuple(raw)
 
 
-def _input(index: int, raw: Any, blobs: BlobReader) -> Tensor:
+def _named(field: str, index: int, raw: Any) -> str:
+    """The name of ``inputs[i]`` or ``outputs[i]``, once it is known to be a named object."""
     if not isinstance(raw, Mapping):
-        raise BadRequest(f"inputs[{index}]: expected an object, got {_kind(raw)}")
+        raise BadRequest(f"{field}[{index}]: expected an object, got {_kind(raw)}")
     name = raw.get("name")
     if not isinstance(name, str) or not name:
-        raise BadRequest(f"inputs[{index}]: expected a 'name' string, got {name!r}")
+        raise BadRequest(f"{field}[{index}]: expected a 'name' string, got {name!r}")
+    return name
+
+
+def _input(index: int, raw: Any, blobs: BlobReader) -> Tensor:
+    name = _named("inputs", index, raw)
     where = f"input {name!r}"
     datatype = raw.get("datatype")
     if not isinstance(datatype, str) or datatype not in DATATYPES:  # {} or [] is unhashable
@@ -142,11 +148,7 @@ def _input(index: int, raw: Any, blobs: BlobReader) -> Tensor:
 
 
 def _output(index: int, raw: Any) -> RequestedOutput:
-    if not isinstance(raw, Mapping):
-        raise BadRequest(f"outputs[{index}]: expected an object, got {_kind(raw)}")
-    name = raw.get("name")
-    if not isinstance(name, str) or not name:
-        raise BadRequest(f"outputs[{index}]: expected a 'name' string, got {name!r}")
+    name = _named("outputs", index, raw)
     where = f"output {name!r}"
     parameters = _parameters(where, raw.get("parameters"))
     _refuse_shared_memory(where, parameters)

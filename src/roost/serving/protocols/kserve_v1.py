@@ -58,9 +58,8 @@ async def list_models(request: Request) -> Response:
 
 
 async def model_status(request: Request) -> Response:
-    state = ServerState.of(request)
     try:
-        served = state.repository.get(request.path_params["name"])
+        served = ServerState.of(request).repository.get(request.path_params["name"])
     except Error as exc:
         return error_response(exc)
     return json_response({"name": served.name, "version": str(served.version), "ready": True})
@@ -83,9 +82,8 @@ async def predict(request: Request) -> Response:
 
 
 async def explain(request: Request) -> Response:
-    state = ServerState.of(request)
     try:
-        served = state.repository.get(request.path_params["name"])
+        served = ServerState.of(request).repository.get(request.path_params["name"])
     except Error as exc:
         return error_response(exc)
     return _error(f"model {served.name!r} has no explainer: :explain is not implemented", 501)
