@@ -179,6 +179,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="server worker processes")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--servers", nargs="*", help="only these servers (default: all)")
+    parser.add_argument("--models", nargs="*", help="only these models (default: all)")
+    parser.add_argument(
+        "--concurrency",
+        nargs="*",
+        type=int,
+        default=list(CONCURRENCY),
+        help="wrk connections, one measurement each (default: 1 16 64)",
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="roost-bench-"))
@@ -204,11 +212,13 @@ def main() -> None:
         )
         try:
             for model in models.values():
+                if args.models and model.name not in args.models:
+                    continue
                 url = f"http://127.0.0.1:{port}/v1/models/{model.name}:predict"
                 body = json.dumps({"instances": [model.row]}).encode()
                 wait_ready(url, body)
                 run_wrk(url, body, 16, args.warmup)
-                for concurrency in CONCURRENCY:
+                for concurrency in args.concurrency:
                     rps, p50, p99, failures = run_wrk(url, body, concurrency, args.duration)
                     result = Result(
                         server,

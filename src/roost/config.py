@@ -59,12 +59,14 @@ class BatchingConfig:
     Attributes:
         max_batch_size: the most rows one ``predict`` call receives.
         max_wait_ms: how long the first request of a batch waits for company; 0 batches
-            only what queued while the model was busy (the best default, measured).
+            only what queued while the model was busy. ``None`` (the default) waits
+            adaptively: only while more requests are expected, and for at most a quarter
+            of the model's own batch time (docs/serving.md, measured there).
         max_queue: requests waiting for this model before new ones are shed (503).
     """
 
     max_batch_size: int = 32
-    max_wait_ms: float = 0.0
+    max_wait_ms: float | None = None
     max_queue: int = 512
 
     def __post_init__(self) -> None:
@@ -72,8 +74,11 @@ class BatchingConfig:
             raise ConfigError(
                 f"max_batch_size: expected a whole number >= 1, got {self.max_batch_size!r}"
             )
-        if not isinstance(self.max_wait_ms, int | float) or not 0 <= self.max_wait_ms <= 10_000:
-            raise ConfigError(f"max_wait_ms: expected 0 to 10000, got {self.max_wait_ms!r}")
+        wait = self.max_wait_ms
+        if wait is not None and (
+            isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 <= wait <= 10_000
+        ):
+            raise ConfigError(f"max_wait_ms: expected 0 to 10000 or None (auto), got {wait!r}")
         if not isinstance(self.max_queue, int) or self.max_queue < 1:
             raise ConfigError(f"max_queue: expected a whole number >= 1, got {self.max_queue!r}")
 

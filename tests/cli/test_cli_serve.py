@@ -74,14 +74,32 @@ def test_serve_unknown_model_is_one_line_and_exit_3(
     ("args", "fragment"),
     [
         (["iris", "iris:1"], "expected each model once, got iris twice"),
-        (["iris", "--batch", "iris=64"], "--batch: expected NAME=SIZE:WAIT_MS"),
+        (["iris", "--batch", "iris64"], "--batch: expected NAME=SIZE[:WAIT_MS]"),
+        (
+            ["iris", "--max-wait-ms", "soon"],
+            "--max-wait-ms: expected a number of milliseconds or auto, got 'soon'",
+        ),
+        (
+            ["iris", "--max-wait-ms", "-1"],
+            "max_wait_ms: expected 0 to 10000 or None (auto), got -1.0",
+        ),
         (["iris", "--batch", "churn=64:5"], "--batch: expected names of served models (iris)"),
         (["iris", "--batch", "iris=0:5"], "max_batch_size: expected a whole number >= 1"),
         (["iris", "--max-body-mb", "0"], "--max-body-mb: expected a positive size, got 0"),
         (["iris", "--workers", "0"], "workers: expected a whole number >= 1, got 0"),
         (["Bad Name"], "Bad Name"),
     ],
-    ids=["duplicate", "batch-form", "batch-name", "batch-size", "body", "workers", "ref"],
+    ids=[
+        "duplicate",
+        "batch-form",
+        "wait-word",
+        "wait-range",
+        "batch-name",
+        "batch-size",
+        "body",
+        "workers",
+        "ref",
+    ],
 )
 def test_serve_bad_options_are_exit_2(
     saved: Registry, fake_uvicorn: FakeUvicorn, args: list[str], fragment: str
@@ -159,10 +177,33 @@ def test_serve_stopped_by_sigterm_exits_0(saved: Registry, fake_uvicorn: FakeUvi
     assert signal.getsignal(signal.SIGTERM) is before
 
 
-@pytest.mark.parametrize("text", ["iris", "iris=", "=4:2", "iris=4", "iris=x:2", "iris=4:y"])
+@pytest.mark.parametrize("text", ["iris", "iris=", "=4:2", "iris=4:", "iris=x:2", "iris=4:y"])
 def test_parse_batch_option_refuses_malformed(text: str) -> None:
-    with pytest.raises(ConfigError, match="expected NAME=SIZE:WAIT_MS such as iris=64:5"):
+    with pytest.raises(ConfigError, match=r"expected NAME=SIZE\[:WAIT_MS\] such as iris=64:5"):
         parse_batch_option(text, 512)
+
+
+@pytest.mark.parametrize(
+    ("text", "wait"),
+    [("iris=8", None), ("iris=8:auto", None), ("iris=8:0", 0.0), ("iris=8:2.5", 2.5)],
+)
+def test_parse_batch_option_reads_the_wait(text: str, wait: float | None) -> None:
+    assert parse_batch_option(text, 512) == ("iris", BatchingConfig(8, wait, 512))
+
+
+def test_serve_default_wait_is_auto_and_a_number_is_fixed(
+    saved: Registry, fake_uvicorn: FakeUvicorn
+) -> None:
+    for args, wait in (
+        ([], None),
+        (["--max-wait-ms", "3"], 3.0),
+        (["--max-wait-ms", "AUTO"], None),
+    ):
+        fake_uvicorn.calls.clear()
+        assert invoke(saved.home, "iris", *args).exit_code == 0
+        text = fake_uvicorn.environ[SPEC_VARIABLE]
+        assert text is not None
+        assert ServeSpec.from_json(text).serving.batching.max_wait_ms == wait
 
 
 def test_serve_port_taken_is_one_line_exit_1(tmp_path: Path) -> None:

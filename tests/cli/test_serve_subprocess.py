@@ -23,6 +23,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from roost.serving.metrics import FLUSH_INTERVAL_S
 from roost.store import Registry
 
 pytestmark = pytest.mark.integration
@@ -181,8 +182,17 @@ def test_serve_two_workers_metrics_add_up_across_processes(
         workers = {path.stem.rsplit("_", 1)[1] for path in folder.glob("counter_*.db")}
         assert len(workers) == 2, "both workers should have answered some requests"
         labels = {"model": "iris", "version": "1", "protocol": "v1", "code": "200"}
+
+        def scrape() -> str:
+            return httpx.get(f"{server.url}/metrics", headers={"Connection": "close"}).text
+
+        # each worker writes its request counts once a second (FLUSH_INTERVAL_S)
+        deadline = time.monotonic() + 2 * FLUSH_INTERVAL_S + 1
+        while metric(scrape(), "roost_requests_total", **labels) != n_requests:
+            assert time.monotonic() < deadline, "the workers' counts never added up"
+            time.sleep(0.1)
         for _ in range(6):  # whichever worker answers the scrape, the totals are the same
-            text = httpx.get(f"{server.url}/metrics", headers={"Connection": "close"}).text
+            text = scrape()
             assert metric(text, "roost_requests_total", **labels) == n_requests
             assert metric(text, "roost_batch_rows_sum", model="iris") == n_requests
         server.process.send_signal(signal.SIGTERM)

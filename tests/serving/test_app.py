@@ -121,7 +121,7 @@ def test_slow_model_is_504_after_request_timeout(pyfunc_registry: Registry) -> N
             response = await predict(client, "gated")
             GATE.set()
             assert response.status_code == 504
-            assert response.json() == {"error": "model 'gated' did not answer within 0.2 s"}
+            assert response.json() == {"error": "model 'gated:1' did not answer within 0.2 s"}
             assert (await predict(client, "gated")).status_code == 200  # and it recovers
 
     asyncio.run(scenario())
@@ -195,3 +195,17 @@ def test_every_prediction_carries_its_own_id(pyfunc_registry: Registry) -> None:
         assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
 
     asyncio.run(scenario())
+
+
+def test_prediction_ids_are_unique_and_differ_in_a_forked_worker() -> None:
+    import multiprocessing
+
+    from roost.serving._predict import new_prediction_id
+
+    ids = [new_prediction_id() for _ in range(1000)]
+    assert len(set(ids)) == 1000
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        child = pool.apply(new_prediction_id)
+    assert child[:16] != ids[0][:16]  # the child drew its own prefix

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from roost.config import BatchingConfig
-from roost.errors import ModelError, Overloaded
+from roost.errors import ConfigError, ModelError, Overloaded, RequestTimeout
 from roost.serving import Batcher
 from roost.testing import FakeClock
 
@@ -316,3 +316,131 @@ def test_batcher_close_fails_waiting_requests() -> None:
         assert recorder.calls == []
 
     run(scenario)
+
+
+def test_batcher_runs_a_quick_model_on_the_event_loop_after_its_first_batch() -> None:
+    """Only the model's own time decides; a slow hand-over to the thread does not count."""
+
+    async def scenario() -> None:
+        threads: list[str] = []
+        clock = FakeClock()
+
+        def quick(batch: Any) -> list[Any]:
+            threads.append(threading.current_thread().name)
+            return [0] * len(batch)
+
+        batcher = Batcher(quick, BatchingConfig(4, 0), clock=clock, name="m:1")
+        loop = asyncio.get_running_loop()
+        real_executor = loop.run_in_executor
+
+        def slow_hand_over(executor: Any, func: Any, *args: Any) -> Any:
+            clock.advance(0.01)  # the trip to the thread and back takes 10 ms here
+            return real_executor(executor, func, *args)
+
+        loop.run_in_executor = slow_hand_over  # type: ignore[method-assign]
+        for i in range(3):
+            assert await batcher.submit(rows(i), 1) == [0]
+        main = threading.current_thread().name
+        assert threads[0] != main  # unknown at first: a thread
+        assert threads[1:] == [main, main]
+
+    run(scenario)
+
+
+def test_batcher_submit_times_out_and_drops_the_request() -> None:
+    async def scenario() -> None:
+        release = threading.Event()
+        calls: list[list[int]] = []
+
+        def slow(batch: Any) -> list[Any]:
+            calls.append([int(v) for v in batch])
+            release.wait(5)
+            return [0] * len(batch)
+
+        batcher = Batcher(slow, BatchingConfig(1, 0), clock=FakeClock(), name="m:1")
+        first = asyncio.create_task(batcher.submit(rows(1), 1))
+        await settle()
+        with pytest.raises(RequestTimeout, match=r"model 'm:1' did not answer within 0.05 s"):
+            await batcher.submit(rows(2), 1, timeout_s=0.05)  # a real timer: 50 ms
+        release.set()
+        assert await first == [0]
+        assert await batcher.submit(rows(3), 1, timeout_s=5) == [0]
+        assert calls == [[1], [3]]  # the request that timed out never reached the model
+
+    run(scenario)
+
+
+class FixedCostModel:
+    """A model whose every batch takes 4 ms of (fake) time, like a forest's fixed overhead."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.calls: list[list[int]] = []
+
+    def predict(self, batch: Any) -> list[Any]:
+        self.calls.append([int(v) for v in batch])
+        # called in the batcher's thread while nothing sleeps on the clock: advancing
+        # only moves the time
+        self.clock.advance(0.004)
+        return [0] * len(batch)
+
+
+def test_batcher_auto_wait_never_delays_a_lone_client() -> None:
+    async def scenario() -> None:
+        clock = FakeClock()
+        model = FixedCostModel(clock)
+        batcher = Batcher(model.predict, BatchingConfig(8, None), clock=clock, name="m:1")
+        for i in range(4):
+            task = asyncio.create_task(batcher.submit(rows(i), 1))
+            await asyncio.wait_for(task, 5)  # answered without the clock being advanced
+            clock.advance(0.5)  # the client thinks between requests
+        assert model.calls == [[0], [1], [2], [3]]
+
+    run(scenario)
+
+
+def test_batcher_auto_wait_gathers_company_under_load() -> None:
+    """Requests arriving closer than a quarter of the model's batch time: the batch waits."""
+
+    async def scenario() -> None:
+        clock = FakeClock()
+        model = FixedCostModel(clock)
+        batcher = Batcher(model.predict, BatchingConfig(100, None), clock=clock, name="m:1")
+        assert await batcher.submit(rows(0), 1) == [0]  # learns: a batch takes 4 ms
+        burst = [asyncio.create_task(batcher.submit(rows(i), 1)) for i in range(1, 11)]
+        await settle()
+        assert not any(task.done() for task in burst)  # waiting for company: up to 1 ms
+        late = asyncio.create_task(batcher.submit(rows(11), 1))
+        await settle()
+        clock.advance(0.001)
+        await asyncio.gather(*burst, late)
+        assert model.calls == [[0], list(range(1, 12))]  # the late one joined the batch
+
+    run(scenario)
+
+
+def test_batcher_fixed_zero_wait_runs_at_once_under_load() -> None:
+    """The same burst with max_wait_ms=0: no waiting, the late request runs next."""
+
+    async def scenario() -> None:
+        clock = FakeClock()
+        model = FixedCostModel(clock)
+        batcher = Batcher(model.predict, BatchingConfig(100, 0), clock=clock, name="m:1")
+        assert await batcher.submit(rows(0), 1) == [0]
+        burst = [asyncio.create_task(batcher.submit(rows(i), 1)) for i in range(1, 11)]
+        await asyncio.gather(*burst)
+        assert await batcher.submit(rows(11), 1) == [0]
+        assert model.calls == [[0], list(range(1, 11)), [11]]
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("wait", [-1, 10_001, True, "5", float("nan")])
+def test_batching_config_refuses_a_bad_wait(wait: Any) -> None:
+    with pytest.raises(ConfigError, match="max_wait_ms: expected 0 to 10000 or None"):
+        BatchingConfig(8, wait)
+
+
+def test_batching_config_waits_automatically_by_default() -> None:
+    assert BatchingConfig().max_wait_ms is None
+    assert BatchingConfig(8, 0).max_wait_ms == 0

@@ -135,3 +135,81 @@ def test_remove_dead_workers_asks_the_system_which_workers_run(tmp_path: Path) -
         (tmp_path / f"gauge_livesum_{pid}.db").write_bytes(b"")
     assert remove_dead_workers(tmp_path) == [gone]
     assert [p.name for p in tmp_path.iterdir()] == [f"gauge_livesum_{os.getpid()}.db"]
+
+
+def test_tallied_requests_expose_exactly_what_one_observe_each_would() -> None:
+    """The bulk write uses prometheus_client's internals: this catches an upgrade moving them."""
+    durations = [0.0004, 0.001, 0.0011, 0.003, 0.003, 0.2, 7.0, 31.0, 0.0]
+    tallied, observed = Metrics(), Metrics()
+    for duration in durations:
+        tallied.request_done("iris", "1", "v1", 200, duration)
+        tallied.request_done("iris", "1", "v1", 503, duration)
+    tallied.flush()
+    tallied.flush()  # a second flush adds nothing
+    for duration in durations:
+        for code in ("200", "503"):
+            observed.requests.labels("iris", "1", "v1", code).inc()
+            observed.request_duration.labels("iris", "1", "v1").observe(duration)
+        observed.request_errors.labels("iris", "1", "v1", "503").inc()
+    assert samples(tallied.render()) == samples(observed.render())
+    assert value(tallied.render().decode(), "roost_request_duration_seconds_count") == 18
+
+
+def samples(text: bytes) -> list[tuple[str, dict[str, str], float]]:
+    """Every sample but the ``_created`` timestamps, which differ between two registries."""
+    return [
+        (s.name, s.labels, s.value)
+        for family in text_string_to_metric_families(text.decode())
+        for s in family.samples
+        if not s.name.endswith("_created")
+    ]
+
+
+def test_request_counts_wait_for_a_flush_and_a_scrape_flushes(client: TestClient) -> None:
+    metrics = client.app.state.roost.metrics  # type: ignore[attr-defined]
+    assert client.post("/v1/models/iris:predict", json={"instances": [ROW]}).is_success
+    iris = {"model": "iris", "version": "1", "protocol": "v1", "code": "200"}
+    own = metrics.registry
+    assert own.get_sample_value("roost_requests_total", iris) in (None, 0.0)  # not yet written
+    assert value(scrape(client), "roost_requests_total", **iris) == 1
+    assert own.get_sample_value("roost_requests_total", iris) == 1.0
+
+
+def test_queue_depth_is_written_at_flush(make_app: Callable[..., Starlette]) -> None:
+    metrics = Metrics()
+    observer = metrics.observer("iris", 1)
+    labels = {"model": "iris", "version": "1"}
+    assert metrics.registry.get_sample_value("roost_queue_depth", labels) == 0.0
+    observer.queue_changed(3)
+    assert metrics.registry.get_sample_value("roost_queue_depth", labels) == 0.0
+    metrics.flush()
+    assert metrics.registry.get_sample_value("roost_queue_depth", labels) == 3.0
+
+
+def test_metrics_flush_every_keeps_counts_when_a_flush_fails(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    metrics = Metrics()
+    metrics.request_done("iris", "1", "v1", 200, 0.01)
+    calls = []
+
+    def broken() -> None:
+        calls.append(1)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(metrics, "flush", broken)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(metrics.flush_every(0.01))
+        while len(calls) < 2:
+            await asyncio.sleep(0.01)
+        task.cancel()
+
+    asyncio.run(scenario())
+    assert "metrics: flush failed" in caplog.text
+    monkeypatch.undo()
+    iris = {"model": "iris", "version": "1", "protocol": "v1", "code": "200"}
+    metrics.flush()
+    assert metrics.registry.get_sample_value("roost_requests_total", iris) == 1.0

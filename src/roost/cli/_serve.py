@@ -44,8 +44,28 @@ METRICS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 _DRAIN_MARGIN_S = 5
 
 
+def parse_wait_ms(text: str, option: str = "--max-wait-ms") -> float | None:
+    """Read a wait in milliseconds, or ``auto`` (None: the batcher decides).
+
+    Raises:
+        ConfigError: neither ``auto`` nor a number.
+
+    Example:
+        >>> parse_wait_ms("auto") is None, parse_wait_ms("2.5")
+        (True, 2.5)
+    """
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(
+            f"{option}: expected a number of milliseconds or auto, got {text!r}"
+        ) from None
+
+
 def parse_batch_option(text: str, max_queue: int) -> tuple[str, BatchingConfig]:
-    """Read one ``--batch NAME=SIZE:WAIT_MS`` option.
+    """Read one ``--batch NAME=SIZE[:WAIT_MS]`` option (WAIT_MS a number or ``auto``).
 
     Raises:
         ConfigError: the text is not of that form, or a number is out of range.
@@ -53,17 +73,21 @@ def parse_batch_option(text: str, max_queue: int) -> tuple[str, BatchingConfig]:
     Example:
         >>> parse_batch_option("iris=64:5", 512)
         ('iris', BatchingConfig(max_batch_size=64, max_wait_ms=5.0, max_queue=512))
+        >>> parse_batch_option("iris=64", 512)[1].max_wait_ms is None
+        True
     """
     name, equals, sizes = text.partition("=")
     size, colon, wait = sizes.partition(":")
+    usage = f"--batch: expected NAME=SIZE[:WAIT_MS] such as iris=64:5 or iris=64, got {text!r}"
+    if not equals or not name.strip() or (colon and not wait.strip()):
+        raise ConfigError(usage)
     try:
-        numbers = (int(size), float(wait)) if equals and colon and name.strip() else None
-    except ValueError:
-        numbers = None
-    if numbers is None:
-        raise ConfigError(f"--batch: expected NAME=SIZE:WAIT_MS such as iris=64:5, got {text!r}")
+        max_batch_size = int(size)
+        max_wait_ms = parse_wait_ms(wait, "--batch") if colon else None
+    except (ValueError, ConfigError):
+        raise ConfigError(usage) from None
     try:
-        return name.strip(), BatchingConfig(numbers[0], numbers[1], max_queue)
+        return name.strip(), BatchingConfig(max_batch_size, max_wait_ms, max_queue)
     except ConfigError as exc:
         raise ConfigError(f"--batch {text}: {exc}") from exc
 
@@ -237,8 +261,13 @@ def serve(
         int, typer.Option(help="The most rows one predict call receives.")
     ] = 32,
     max_wait_ms: Annotated[
-        float, typer.Option(help="How long a batch's first request waits for company.")
-    ] = 0.0,
+        str,
+        typer.Option(
+            metavar="MS|auto",
+            help="How long a batch's first request waits for company; auto: only while "
+            "more requests are expected, up to a quarter of the model's batch time.",
+        ),
+    ] = "auto",
     max_queue: Annotated[
         int, typer.Option(help="Requests waiting per model (per worker) before new ones get 503.")
     ] = 512,
@@ -246,8 +275,8 @@ def serve(
         list[str] | None,
         typer.Option(
             "--batch",
-            metavar="NAME=SIZE:WAIT_MS",
-            help="Batching for one model, e.g. iris=64:5 (repeat for several).",
+            metavar="NAME=SIZE[:WAIT_MS]",
+            help="Batching for one model, e.g. iris=64:5 or iris=64 (repeat for several).",
             show_default=False,
         ),
     ] = None,
@@ -276,7 +305,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        batching=BatchingConfig(max_batch_size, max_wait_ms, max_queue),
+        batching=BatchingConfig(max_batch_size, parse_wait_ms(max_wait_ms), max_queue),
         per_model=per_model,
         request_timeout_s=timeout_s,
         max_body_bytes=max(1, round(max_body_mb * 1024 * 1024)),  # 1 byte at least

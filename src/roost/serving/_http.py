@@ -10,10 +10,11 @@ from typing import Any
 import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope
 
 from roost.serving.errors import BadRequest, PayloadTooLarge
 
-__all__ = ["json_response", "parse_json", "read_body"]
+__all__ = ["body_headers", "json_response", "parse_json", "read_body", "receive_body"]
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -22,16 +23,40 @@ async def read_body(request: Request, limit: int) -> bytes:
     Raises:
         PayloadTooLarge: the body, or what it decompresses to, exceeds ``limit``.
         BadRequest: a compressed body is corrupt, or its encoding is unknown.
+        ClientDisconnect: the client went away before sending all of it.
     """
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body: expected at most {limit} bytes, got {declared}")
+    headers = request.headers
+    return await receive_body(
+        request.receive, headers.get("content-length"), headers.get("content-encoding"), limit
+    )
+
+
+def body_headers(scope: Scope) -> tuple[str | None, str | None]:
+    """``Content-Length`` and ``Content-Encoding`` from a raw ASGI scope (None when absent).
+
+    The first of a repeated header counts, as in Starlette's ``Headers.get``.
+    """
+    length = encoding = None
+    for name, value in scope["headers"]:
+        if name == b"content-length" and length is None:
+            length = value.decode("latin-1")
+        elif name == b"content-encoding" and encoding is None:
+            encoding = value.decode("latin-1")
+    return length, encoding
+
+
+async def receive_body(
+    receive: Receive, content_length: str | None, content_encoding: str | None, limit: int
+) -> bytes:
+    """``read_body`` on the raw ASGI channel and the two headers it needs."""
+    if content_length is not None and content_length.isdigit() and int(content_length) > limit:
+        raise PayloadTooLarge(f"request body: expected at most {limit} bytes, got {content_length}")
     # straight from the ASGI channel: Starlette's request.stream() generator costs more than
     # a small model's whole prediction; the body is read once per request, here
     chunks = []
     size = 0
     while True:
-        message = await request.receive()
+        message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientDisconnect()
         chunk = message.get("body", b"")
@@ -42,7 +67,7 @@ async def read_body(request: Request, limit: int) -> bytes:
         if not message.get("more_body", False):
             break
     body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    encoding = (content_encoding or "identity").strip().lower()
     if encoding in ("", "identity"):
         return body
     if encoding not in ("gzip", "deflate"):

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
 from typing import Any
 
-from roost.errors import RequestTimeout
 from roost.model import count_rows
 from roost.serving.repository import ServedModel
 from roost.types import Rows
@@ -22,24 +20,23 @@ class _IdSource:
     """Unique ids, cheaply: a random prefix per process and a counter (32 hex digits).
 
     ``uuid4`` reads the OS's random source on every call, a measurable share of a small
-    model's request; the prefix does that once per process (re-drawn after a fork, so
-    two worker processes never share one).
+    model's request; the prefix does that once per process, and again in a forked
+    child, so two worker processes never share one.
     """
 
     def __init__(self) -> None:
-        self._pid = -1
-        self._prefix = ""
+        self.reset()
+
+    def reset(self) -> None:
+        self._prefix = os.urandom(8).hex()
         self._counter = itertools.count()
 
     def next(self) -> str:
-        if self._pid != os.getpid():
-            self._pid = os.getpid()
-            self._prefix = os.urandom(8).hex()
-            self._counter = itertools.count()
         return f"{self._prefix}{next(self._counter):016x}"
 
 
 _IDS = _IdSource()
+os.register_at_fork(after_in_child=_IDS.reset)
 
 
 def new_prediction_id() -> str:
@@ -59,9 +56,4 @@ async def predict_rows(served: ServedModel, rows: Rows, timeout_s: float) -> lis
     n_rows = count_rows(validated)
     if n_rows == 0:
         return []
-    try:
-        return await asyncio.wait_for(served.batcher.submit(validated, n_rows), timeout_s)
-    except TimeoutError:
-        raise RequestTimeout(
-            f"model {served.name!r} did not answer within {timeout_s:g} s"
-        ) from None
+    return await served.batcher.submit(validated, n_rows, timeout_s)

@@ -5,9 +5,15 @@ The algorithm (docs/serving.md has the long form):
 1. Each request is validated on its own *before* it joins the queue, so a request
    whose rows are wrong fails alone and never spoils a batch.
 2. A batch opens when a request reaches an idle model. It closes when it holds
-   ``max_batch_size`` rows, or ``max_wait_ms`` after its first request arrived,
-   whichever comes first. A request is never split: one larger than
-   ``max_batch_size`` runs as a batch of its own.
+   ``max_batch_size`` rows, or when its wait is over, whichever comes first. With a
+   fixed ``max_wait_ms`` the wait ends that long after its first request arrived.
+   With ``max_wait_ms=None`` (automatic) it waits only when company is expected:
+   when requests have lately been arriving closer together than the wait, which is
+   ``AUTO_WAIT_SHARE`` of the model's own batch time, at most ``AUTO_WAIT_MAX_S``.
+   A lone client thus never waits, while under load a model whose batches cost a
+   fixed few milliseconds gathers the requests its previous batch just answered
+   instead of running them as a second, half-empty batch. A request is never
+   split: one larger than ``max_batch_size`` runs as a batch of its own.
 3. One batch runs at a time per model, in a worker thread, so the event loop keeps
    accepting requests; everything that arrives meanwhile forms the next batch. (A
    model whose batches take under ``INLINE_BELOW_S`` runs on the event loop instead:
@@ -37,7 +43,7 @@ from typing import Any, Protocol
 
 from roost.clock import Clock, SystemClock
 from roost.config import BatchingConfig
-from roost.errors import ModelError, Overloaded
+from roost.errors import ModelError, Overloaded, RequestTimeout
 from roost.model import concat_batches
 
 __all__ = ["BatchObserver", "Batcher"]
@@ -45,8 +51,14 @@ __all__ = ["BatchObserver", "Batcher"]
 log = logging.getLogger(__name__)
 
 #: a model whose batches take less than this (smoothed) runs on the event loop itself
-INLINE_BELOW_S = 0.0005
+INLINE_BELOW_S = 0.002
+#: automatic waiting: a batch waits for company up to this share of the model's batch time
+AUTO_WAIT_SHARE = 0.25
+#: ... and never longer than this
+AUTO_WAIT_MAX_S = 0.005
 _EMA_WEIGHT = 0.2
+#: arrival gaps longer than this count as this (an idle hour must not take an hour to forget)
+_MAX_GAP_S = 1.0
 
 
 class BatchObserver(Protocol):
@@ -121,17 +133,27 @@ class Batcher:
         self._worker: asyncio.Task[None] | None = None
         # how long a batch takes, smoothed; unknown at first, so the first runs in a thread
         self._predict_s_ema = float("inf")
+        # the time between two requests, smoothed; unknown at first, so nobody waits
+        self._arrival_gap_ema = float("inf")
+        self._last_arrival: float | None = None
 
     @property
     def depth(self) -> int:
         """Requests waiting for a batch (the running batch not included)."""
         return len(self._queue)
 
-    async def submit(self, batch: Any, rows: int) -> list[Any]:
+    async def submit(self, batch: Any, rows: int, timeout_s: float | None = None) -> list[Any]:
         """Queue a validated batch; return its outputs once its merged batch has run.
+
+        Args:
+            batch: what the model's ``validate`` returned for one request.
+            rows: its number of rows.
+            timeout_s: give up after this long (the request is then dropped from the
+                queue, or its batch's outputs are ignored if that batch already runs).
 
         Raises:
             Overloaded: ``max_queue`` requests are already waiting.
+            RequestTimeout: no answer within ``timeout_s``.
             Exception: whatever the model raised for the batch this request was in.
         """
         if len(self._queue) >= self.config.max_queue:
@@ -141,13 +163,39 @@ class Batcher:
                     f"model {self.name!r} has {len(self._queue)} requests waiting "
                     f"(max_queue {self.config.max_queue}); retry later"
                 )
-        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(batch, rows, future, self.clock.monotonic()))
+        loop = asyncio.get_running_loop()
+        now = self.clock.monotonic()
+        self._note_arrival(now)
+        future: asyncio.Future[list[Any]] = loop.create_future()
+        self._queue.append(_Pending(batch, rows, future, now))
         self._notify_queue()
         self._arrived.set()
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._work(), name=f"batcher-{self.name}")
-        return await future
+        if timeout_s is None:
+            return await future
+        # a timer on the future, not asyncio.wait_for: that wraps every request in a task
+        # of its own, a measurable share of a small model's request
+        timer = loop.call_later(timeout_s, self._expire, future, timeout_s)
+        try:
+            return await future
+        finally:
+            timer.cancel()
+
+    def _note_arrival(self, now: float) -> None:
+        if self._last_arrival is not None:
+            gap = min(now - self._last_arrival, _MAX_GAP_S)
+            if self._arrival_gap_ema == float("inf"):
+                self._arrival_gap_ema = gap
+            else:
+                self._arrival_gap_ema += _EMA_WEIGHT * (gap - self._arrival_gap_ema)
+        self._last_arrival = now
+
+    def _expire(self, future: asyncio.Future[list[Any]], timeout_s: float) -> None:
+        if not future.done():
+            future.set_exception(
+                RequestTimeout(f"model {self.name!r} did not answer within {timeout_s:g} s")
+            )
 
     async def close(self) -> None:
         """Stop the worker and fail whatever still waits (the server drains requests first)."""
@@ -185,9 +233,18 @@ class Batcher:
             if batch:
                 await self._run(batch)
 
+    def _batch_deadline(self) -> float:
+        """When the open batch stops waiting for company (see the module's point 2)."""
+        if self.config.max_wait_ms is not None:
+            return self._queue[0].enqueued_at + self.config.max_wait_ms / 1000
+        wait_s = min(self._predict_s_ema * AUTO_WAIT_SHARE, AUTO_WAIT_MAX_S)
+        if self._arrival_gap_ema >= wait_s:
+            return float("-inf")  # nobody is expected in time: run what is here
+        return self.clock.monotonic() + wait_s
+
     async def _gather(self) -> None:
-        """Wait until the open batch is full or its first request has waited max_wait_ms."""
-        deadline = self._queue[0].enqueued_at + self.config.max_wait_ms / 1000
+        """Wait until the open batch is full or its wait is over."""
+        deadline = self._batch_deadline()
         while self._queued_rows() < self.config.max_batch_size:
             remaining = deadline - self.clock.monotonic()
             if remaining <= 0:
@@ -225,12 +282,13 @@ class Batcher:
         try:
             merged = concat_batches([p.batch for p in taken])
             if self._predict_s_ema < INLINE_BELOW_S:
-                # quicker than handing the batch to a thread and back (~0.1 ms, plus GIL
-                # contention): run it right here, holding up the loop for less than that
-                outputs = self.predict(merged)
+                # a short batch runs right here: handing it to a thread and back costs
+                # ~0.1 ms plus a fight for the GIL with the loop (scikit-learn's Python
+                # overhead holds it), and the loop waits for less than a request's budget
+                outputs, predict_s = self._timed_predict(merged)
             else:
                 loop = asyncio.get_running_loop()
-                outputs = await loop.run_in_executor(None, self.predict, merged)
+                outputs, predict_s = await loop.run_in_executor(None, self._timed_predict, merged)
             if len(outputs) != rows:
                 raise ModelError(
                     f"model {self.name} returned {len(outputs)} outputs for {rows} rows; "
@@ -245,17 +303,27 @@ class Batcher:
             return
         finally:
             self._running = []
-        elapsed = self.clock.monotonic() - started
         if self._predict_s_ema == float("inf"):
-            self._predict_s_ema = elapsed
+            self._predict_s_ema = predict_s
         else:
-            self._predict_s_ema += _EMA_WEIGHT * (elapsed - self._predict_s_ema)
+            self._predict_s_ema += _EMA_WEIGHT * (predict_s - self._predict_s_ema)
         offset = 0
         for pending in taken:
             if not pending.future.done():
                 pending.future.set_result(outputs[offset : offset + pending.rows])
             offset += pending.rows
         self._observe_batch(taken, rows, started, failed=False)
+
+    def _timed_predict(self, merged: Any) -> tuple[list[Any], float]:
+        """The outputs, and how long the model itself took.
+
+        Timed where it runs, not around the ``await``: under load the hand-over to a
+        thread and back can take longer than a small model, and counting it would keep
+        such a model off the event loop for good.
+        """
+        started = self.clock.monotonic()
+        outputs = self.predict(merged)
+        return outputs, self.clock.monotonic() - started
 
     def _observe_batch(
         self, taken: list[_Pending], rows: int, started: float, failed: bool

@@ -4,7 +4,8 @@ Two sources feed one ``Metrics`` object:
 
 - ``RequestMetrics``, a pure ASGI middleware, counts every request and times it,
   labelled by the model its path names, the version serving it, the protocol and the
-  status code;
+  status code. The counts are added up in memory and written once a second, before
+  every scrape and at shutdown (``_tally`` says why);
 - ``Metrics.observer`` gives each model version's ``Batcher`` a ``BatchObserver``
   that records batch sizes, queue waits, predict durations and the queue depth.
 
@@ -28,6 +29,7 @@ Two modes, chosen by whoever builds the app (never by reading the environment he
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import logging
 import os
@@ -43,6 +45,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roost.errors import ConfigError, ModelNotFound, ModelNotReady
+from roost.serving._tally import RequestTally
 from roost.serving.batcher import BatchObserver
 from roost.serving.repository import ModelRepository
 from roost.serving.state import ServerState
@@ -55,6 +58,9 @@ log = logging.getLogger(__name__)
 OTHER = "other"
 
 _LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+_LATENCY_BOUNDS = (*map(float, _LATENCY_BUCKETS_S), float("inf"))
+#: how often request counts and queue depths are written to the shared metric files
+FLUSH_INTERVAL_S = 1.0
 _WAIT_BUCKETS_S = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 _SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
@@ -197,22 +203,60 @@ class Metrics:
             multiprocess_mode="livesum",
             registry=own,
         )
+        #: requests counted since the last flush, by (model, version, protocol, code)
+        self._tallies: dict[tuple[str, str, str, int], RequestTally] = {}
+        self._observers: list[_BatchMetrics] = []
 
     def observer(self, model: str, version: int) -> BatchObserver:
         """The batch observer of one model version (the repository's ``observer_factory``)."""
-        return _BatchMetrics(self, model, str(version))
+        observer = _BatchMetrics(self, model, str(version))
+        self._observers.append(observer)
+        return observer
 
     def request_done(
         self, model: str, version: str, protocol: str, code: int, duration_s: float
     ) -> None:
-        """Count one answered request and its latency."""
-        self.requests.labels(model, version, protocol, str(code)).inc()
-        if code >= 400:
-            self.request_errors.labels(model, version, protocol, str(code)).inc()
-        self.request_duration.labels(model, version, protocol).observe(duration_s)
+        """Count one answered request and its latency (written at the next ``flush``)."""
+        key = (model, version, protocol, code)
+        tally = self._tallies.get(key)
+        if tally is None:
+            errors = (
+                self.request_errors.labels(model, version, protocol, str(code))
+                if code >= 400
+                else None
+            )
+            tally = RequestTally(
+                self.requests.labels(model, version, protocol, str(code)),
+                errors,
+                self.request_duration.labels(model, version, protocol),
+                _LATENCY_BOUNDS,
+            )
+            self._tallies[key] = tally
+        tally.add(duration_s)
+
+    def flush(self) -> None:
+        """Write the requests counted and the queue depths seen since the last flush."""
+        for tally in self._tallies.values():
+            tally.flush()
+        for observer in self._observers:
+            observer.flush()
+
+    async def flush_every(self, interval_s: float = FLUSH_INTERVAL_S) -> None:
+        """Flush every ``interval_s`` until cancelled (the app runs this as a task)."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                self.flush()
+            except Exception:  # telemetry never fails serving (STYLE.md §5)
+                log.exception("metrics: flush failed; counts are kept for the next one")
 
     def render(self) -> bytes:
-        """The Prometheus text exposition of every metric (every worker's, when several)."""
+        """The Prometheus text exposition of every metric (every worker's, when several).
+
+        This process's counts are flushed first; another worker's are at most
+        ``FLUSH_INTERVAL_S`` old.
+        """
+        self.flush()
         folder = self.multiprocess_dir
         if folder is None:
             return generate_latest(self.registry)
@@ -235,6 +279,8 @@ class _BatchMetrics:
         self.failures = metrics.batch_failures.labels(model, version)
         self.depth = metrics.queue_depth.labels(model, version)
         self.depth.set(0)  # the series exists from the moment the version is served
+        self._depth_seen = 0
+        self._depth_written = 0
 
     def batch_done(
         self, rows: int, requests: int, queue_wait_s: float, predict_s: float, failed: bool
@@ -247,7 +293,12 @@ class _BatchMetrics:
             self.failures.inc()
 
     def queue_changed(self, depth: int) -> None:
-        self.depth.set(depth)
+        self._depth_seen = depth  # twice per request: written at the next flush, not now
+
+    def flush(self) -> None:
+        if self._depth_seen != self._depth_written:
+            self.depth.set(self._depth_seen)
+            self._depth_written = self._depth_seen
 
 
 def classify(path: str, served: frozenset[str], default: str) -> tuple[str, str]:

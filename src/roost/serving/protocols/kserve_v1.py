@@ -14,9 +14,10 @@ model that is not ready. Besides those:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -65,20 +66,36 @@ async def model_status(request: Request) -> Response:
     return json_response({"name": served.name, "version": str(served.version), "ready": True})
 
 
-async def predict(request: Request) -> Response:
-    state = ServerState.of(request)
+async def answer_predict(
+    state: ServerState, name: str, read: Callable[[int], Awaitable[bytes]]
+) -> tuple[int, bytes, dict[str, str]]:
+    """One ``:predict`` request, as (status, JSON body, headers): the route's and the lane's.
+
+    Args:
+        state: the server's models and settings.
+        name: the model the path names.
+        read: reads the request body, refusing more than the given number of bytes.
+    """
     prediction_id = new_prediction_id()
     try:
-        served = state.repository.get(request.path_params["name"])
-        payload = _payload(await read_body(request, state.config.max_body_bytes))
+        served = state.repository.get(name)
+        payload = _payload(await read(state.config.max_body_bytes))
         rows = rows_from_payload(payload, served.model.signature)
         outputs = await predict_rows(served, rows, state.config.request_timeout_s)
     except Error as exc:
-        return error_response(exc)
-    return json_response(
-        {"predictions": outputs, "id": prediction_id, "model_version": str(served.version)},
-        headers={PREDICTION_ID_HEADER: prediction_id},
-    )
+        return status_for(exc), orjson.dumps({"error": str(exc)}), retry_headers(exc)
+    answer = {"predictions": outputs, "id": prediction_id, "model_version": str(served.version)}
+    body = orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)
+    return 200, body, {PREDICTION_ID_HEADER: prediction_id}
+
+
+async def predict(request: Request) -> Response:
+    async def read(limit: int) -> bytes:
+        return await read_body(request, limit)
+
+    state = ServerState.of(request)
+    status, body, headers = await answer_predict(state, request.path_params["name"], read)
+    return Response(body, status, headers, media_type="application/json")
 
 
 async def explain(request: Request) -> Response:
