@@ -18,6 +18,7 @@ that plain Python code would expect (as scikit-learn's ``NotFittedError`` does):
     │   ├── ModelNotReady(ServingError, RuntimeError)  served here, but not loaded (yet)
     │   ├── Overloaded(ServingError, RuntimeError)     the server is shedding load
     │   └── RequestTimeout(ServingError, TimeoutError) no answer within the deadline
+    ├── TelemetryError(Error, RuntimeError)       a telemetry sink cannot be opened, written or read
     └── PlanError(Error, ValueError)              no feasible placement
 
 Messages name the thing, what was expected and what was received:
@@ -42,6 +43,7 @@ __all__ = [
     "ServingError",
     "SignatureError",
     "StoreError",
+    "TelemetryError",
     "VersionConflict",
 ]
 
@@ -122,3 +124,7 @@ class RequestTimeout(ServingError, TimeoutError):
 
 class PlanError(Error, ValueError):
     """No placement satisfies the constraints."""
+
+
+class TelemetryError(Error, RuntimeError):
+    """A telemetry sink cannot be opened, written or read (serving carries on without it)."""
