@@ -13,7 +13,14 @@ import types
 
 import pytest
 
-FACADES = ["roost", "roost.errors", "roost.model", "roost.serving", "roost.store"]
+FACADES = [
+    "roost",
+    "roost.errors",
+    "roost.model",
+    "roost.serving",
+    "roost.store",
+    "roost.telemetry",
+]
 
 
 def _public_names(module: types.ModuleType) -> set[str]:

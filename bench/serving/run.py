@@ -53,17 +53,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def server_commands(port: int, workers: int) -> dict[str, list[str]]:
+def server_commands(port: int, workers: int, workdir: Path) -> dict[str, list[str]]:
+    roost = [
+        str(BIN / "roost"),
+        "serve",
+        "small",
+        "forest",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
     return {
-        "roost": [
-            str(BIN / "roost"),
-            "serve",
-            "small",
-            "forest",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
+        "roost": roost,
+        # every request logged, to SQLite: what telemetry costs (issue 4)
+        "roost + telemetry": [
+            *roost,
+            "--telemetry-url",
+            str(workdir / f"telemetry-{port}.sqlite3"),
         ],
         "bare uvicorn": [
             str(BIN / "uvicorn"),
@@ -197,11 +204,11 @@ def main() -> None:
         "BENCH_MODELS": str(workdir / "models.json"),
     }
     results: list[Result] = []
-    for server, command in server_commands(0, args.workers).items():
+    for server in server_commands(0, args.workers, workdir):
         if args.servers and server not in args.servers:
             continue
         port = free_port()
-        command = server_commands(port, args.workers)[server]
+        command = server_commands(port, args.workers, workdir)[server]
         process = subprocess.Popen(
             command,
             cwd=ROOT,

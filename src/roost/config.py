@@ -18,7 +18,7 @@ from pathlib import Path
 
 from roost.errors import ConfigError
 
-__all__ = ["BatchingConfig", "ServingConfig", "Settings", "StoreConfig"]
+__all__ = ["BatchingConfig", "ServingConfig", "Settings", "StoreConfig", "TelemetryConfig"]
 
 DEFAULT_HOME = Path("~/.roost")
 _INDEX_SCHEMES = ("sqlite", "postgresql", "postgres")
@@ -129,11 +129,49 @@ class ServingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TelemetryConfig:
+    """What serving records about its predictions, and where (docs/telemetry.md).
+
+    Attributes:
+        url: the sink: a SQLite file (a path ending ``.sqlite3``, ``.sqlite`` or ``.db``,
+            or ``sqlite:///path``), a PostgreSQL URL, or a JSON-lines file (``.jsonl``).
+        sample_rate: the share of prediction requests logged, 0 to 1.
+        sample_rates: a share that differs for some models, by model name.
+        max_buffer: records held in memory for the writer; past it the oldest are dropped
+            (and counted), so serving never waits for the sink.
+        hash_key: the key sensitive fields are hashed with (keyed BLAKE2b), so equal values
+            give equal hashes without the values being guessable from them; empty means
+            the random key ``roost serve`` keeps in the roost home (``telemetry.key``).
+    """
+
+    url: str
+    sample_rate: float = 1.0
+    sample_rates: Mapping[str, float] = field(default_factory=dict)
+    max_buffer: int = 100_000
+    hash_key: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.url, str) or not self.url.strip():
+            raise ConfigError(f"telemetry url: expected a path or URL, got {self.url!r}")
+        for name, rate in (("sample_rate", self.sample_rate), *self.sample_rates.items()):
+            if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+                raise ConfigError(f"sample rate of {name}: expected 0 to 1, got {rate!r}")
+        if not isinstance(self.max_buffer, int) or self.max_buffer < 1:
+            raise ConfigError(f"max_buffer: expected a whole number >= 1, got {self.max_buffer!r}")
+
+    def sample_rate_for(self, model: str) -> float:
+        """The share of one model's requests that is logged."""
+        return float(self.sample_rates.get(model, self.sample_rate))
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """All of roost's settings; one part per room."""
 
     store: StoreConfig = field(default_factory=StoreConfig)
     serving: ServingConfig = field(default_factory=ServingConfig)
+    #: where ``ROOST_TELEMETRY_URL`` points, if set (telemetry itself is switched on per command)
+    telemetry_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], prefix: str = "ROOST_") -> Settings:
@@ -149,4 +187,5 @@ class Settings:
         home_text = environ.get(f"{prefix}HOME", "").strip()
         home = Path(home_text).expanduser() if home_text else DEFAULT_HOME.expanduser()
         index_url = environ.get(f"{prefix}REGISTRY_URL", "").strip() or None
-        return cls(store=StoreConfig(home=home, index_url=index_url))
+        telemetry_url = environ.get(f"{prefix}TELEMETRY_URL", "").strip() or None
+        return cls(store=StoreConfig(home=home, index_url=index_url), telemetry_url=telemetry_url)

@@ -276,3 +276,85 @@ def test_serve_hot_swap_under_load_drops_nothing(serving_iris: Registry, tmp_pat
         f"{switched_at - moved_at:+.3f} s after it returned"
     )
     assert switched_at - moved_at < 5
+
+
+def test_serve_killed_under_load_keeps_every_acknowledged_feedback(
+    serving_iris: Registry, tmp_path: Path
+) -> None:
+    """SIGKILL to every server process while clients predict and send feedback: each
+    feedback item the server acknowledged is in the database, which opens cleanly."""
+    import sqlite3
+
+    database = tmp_path / "telemetry.sqlite3"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "roost",
+                "serve",
+                "iris@production",
+                "--workers",
+                "2",
+                "--telemetry-url",
+                str(database),
+                "--port",
+                str(port),
+            ],
+            env=environment(serving_iris.home, tmp_path / "tmp"),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: one killpg reaches the workers
+        )
+    acknowledged: list[str] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        with httpx.Client(base_url=url, timeout=5) as http:
+            while not stop.is_set():
+                try:
+                    answer = http.post("/v1/models/iris:predict", json={"instances": [IRIS_ROW]})
+                    pid = answer.headers["x-prediction-id"]
+                    sent = http.post("/v1/feedback", json={"prediction_id": pid, "truth": "setosa"})
+                except (httpx.HTTPError, KeyError):
+                    continue  # the server is gone: nothing more was acknowledged
+                if sent.status_code == 200:
+                    acknowledged.append(pid)
+
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            assert process.poll() is None, log.read_text(errors="replace")
+            assert time.monotonic() < deadline, "roost serve did not get ready"
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{url}/health/ready", timeout=2).status_code == 200:
+                    break
+            time.sleep(0.1)
+        threads = [threading.Thread(target=client) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while len(acknowledged) < 200:
+            assert time.monotonic() < deadline, f"only {len(acknowledged)} acknowledged"
+            time.sleep(0.02)
+        os.killpg(process.pid, signal.SIGKILL)  # under load, feedback in flight
+        process.wait(10)
+        stop.set()
+        for thread in threads:
+            thread.join(10)
+    finally:
+        stop.set()
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+    connection = sqlite3.connect(database)
+    try:
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        stored = {row[0] for row in connection.execute("SELECT prediction_id FROM roost_feedback")}
+    finally:
+        connection.close()
+    missing = set(acknowledged) - stored
+    assert not missing, f"{len(missing)} of {len(acknowledged)} acknowledged items were lost"

@@ -118,3 +118,9 @@ def live_url(make_app: Callable[..., Starlette]) -> Iterator[str]:
     """The default app served on a real port (for real clients: tritonclient, schemathesis)."""
     with serve_in_thread(make_app()) as url:
         yield url
+
+
+@pytest.fixture
+def serve_live() -> Callable[[Starlette], contextlib.AbstractContextManager[str]]:
+    """Run any app on a real port: ``with serve_live(app) as url: ...``."""
+    return serve_in_thread

@@ -442,7 +442,7 @@ def test_v1_predict_serving_errors_keep_their_status(
     status: int,
     retry_after: str | None,
 ) -> None:
-    async def fail(*args: Any) -> list[Any]:
+    async def fail(*args: Any, **kwargs: Any) -> list[Any]:
         raise exc
 
     monkeypatch.setattr(kserve_v1, "predict_rows", fail)

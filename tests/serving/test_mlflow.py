@@ -437,7 +437,7 @@ def test_invocations_serving_errors_keep_their_status(
     code: str,
     retry_after: str | None,
 ) -> None:
-    async def fail(*args: Any) -> list[Any]:
+    async def fail(*args: Any, **kwargs: Any) -> list[Any]:
         raise exc
 
     monkeypatch.setattr(mlflow, "predict_rows", fail)

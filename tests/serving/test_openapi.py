@@ -309,6 +309,7 @@ def test_build_document_keeps_only_routed_paths(client: TestClient) -> None:
         repository.served(), "iris", is_routed=lambda path, method: path.startswith("/v1/")
     )
     assert sorted(document["paths"]) == [
+        "/v1/feedback",
         "/v1/models",
         "/v1/models/digits",
         "/v1/models/digits:predict",

@@ -12,10 +12,16 @@ whose ``parametrize`` does not work with pytest 9 (it reads ``request.node._node
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
 from schemathesis.engine import Status, events, from_schema
+
+from roost.config import ServingConfig, StoreConfig, TelemetryConfig
+from roost.serving.server import ServeSpec, app_from_spec
+from roost.store import Registry
 
 #: deterministic and bounded: the same cases on every run, the whole test well under 90 s
 SETTINGS = {
@@ -71,3 +77,28 @@ def test_schemathesis_finds_no_server_error(live_url: str) -> None:
     # schemathesis never calls the schema's own URL: fetching it above was that test
     assert tested == documented - {"GET /openapi.json"}
     assert elapsed < 90
+
+
+@pytest.mark.integration
+def test_schemathesis_feedback_with_telemetry_finds_no_server_error(
+    serving_registry: Registry, tmp_path: Path, serve_live: Any
+) -> None:
+    """/v1/feedback on a server that logs: fuzzed bodies are stored or refused, never a 5xx."""
+    spec = ServeSpec(
+        ("iris@production",),
+        StoreConfig(home=serving_registry.home),
+        ServingConfig(),
+        telemetry=TelemetryConfig(url=str(tmp_path / "telemetry.sqlite3")),
+    )
+    with serve_live(app_from_spec(spec)) as url:
+        config = schemathesis.Config.from_dict({**SETTINGS, "base-url": url})
+        schema = schemathesis.openapi.from_url(f"{url}/openapi.json", config=config)
+        schema = schema.include(path="/v1/feedback")
+        statuses: list[str] = []
+        for event in from_schema(schema).execute():
+            if isinstance(event, events.ScenarioFinished):
+                statuses.append(event.status.name)
+                assert event.status != Status.FAILURE, event.label
+            elif isinstance(event, (events.NonFatalError, events.FatalError)):
+                raise AssertionError(f"schemathesis failed: {event}")
+    assert "SUCCESS" in statuses

@@ -444,6 +444,14 @@ def test_card_unknown_field_refused_naming_the_known_ones(registry: Registry, ir
     assert all(field in message for field in CARD_FIELDS)
 
 
+@pytest.mark.parametrize("declared", ["email", [1], {"email": "mask"}])
+def test_card_malformed_sensitive_fields_refused(
+    registry: Registry, iris: Any, declared: Any
+) -> None:
+    with pytest.raises(ConfigError, match="card field 'sensitive_fields': expected a list"):
+        save_iris(registry, iris, card={"sensitive_fields": declared})
+
+
 def test_baseline_has_an_entry_per_feature(saved: Registry, iris: Any) -> None:
     assert saved.metadata("iris:2")["baseline"] == "eval/baseline.json"
     baseline = json.loads((saved.path("iris:2") / "eval" / "baseline.json").read_text("utf-8"))

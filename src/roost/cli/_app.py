@@ -21,6 +21,7 @@ from roost.cli._models import models_app
 from roost.cli._predict import predict
 from roost.cli._serve import serve
 from roost.cli._session import Session
+from roost.cli._telemetry import telemetry_app
 from roost.config import Settings
 
 __all__ = ["app"]
@@ -84,3 +85,4 @@ def root(
 app.add_typer(models_app, name="models")
 app.command("predict")(predict)
 app.command("serve")(serve)
+app.add_typer(telemetry_app, name="telemetry")

@@ -32,7 +32,8 @@ from typing import Annotated, Any
 import typer
 
 from roost.cli._session import session_of
-from roost.config import BatchingConfig, ServingConfig
+from roost.cli._telemetry import mask_password, telemetry_config
+from roost.config import BatchingConfig, ServingConfig, TelemetryConfig
 from roost.errors import ConfigError
 from roost.store import ModelRef, ModelVersion, Registry
 
@@ -115,7 +116,13 @@ def _example_row(registry: Registry, found: ModelVersion) -> Any:
     return rows[0] if isinstance(rows, list) and rows else None
 
 
-def _banner(config: ServingConfig, found: list[ModelVersion], refs: list[str], row: Any) -> str:
+def _banner(
+    config: ServingConfig,
+    found: list[ModelVersion],
+    refs: list[str],
+    row: Any,
+    telemetry: TelemetryConfig | None = None,
+) -> str:
     host = config.host
     if host in ("", "0.0.0.0", "::"):
         host = "127.0.0.1"  # where a local client reaches a server bound to every address
@@ -132,6 +139,14 @@ def _banner(config: ServingConfig, found: list[ModelVersion], refs: list[str], r
             f"docs     {base}/docs",
             f"metrics  {base}/metrics    ready: {base}/health/ready",
             f"try      curl -s {base}/v1/models/{found[0].name}:predict -d {shlex.quote(payload)}",
+            *(
+                [
+                    f"telemetry {mask_password(telemetry.url)} ({telemetry.sample_rate:.0%} of "
+                    f"requests)    feedback: POST {base}/v1/feedback"
+                ]
+                if telemetry is not None
+                else []
+            ),
             "stop with Ctrl-C or SIGTERM: requests in flight are answered first",
         ]
     )
@@ -289,6 +304,31 @@ def serve(
     poll_s: Annotated[
         float, typer.Option(help="How often aliases are checked for a new version (hot swap).")
     ] = 2.0,
+    telemetry: Annotated[
+        bool,
+        typer.Option(
+            "--telemetry",
+            help="Log predictions and take feedback at /v1/feedback "
+            "(in ROOST_TELEMETRY_URL, else telemetry.sqlite3 in the roost home).",
+        ),
+    ] = False,
+    telemetry_url: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            help="Log to this sink (implies --telemetry): a .sqlite3 path, "
+            "postgresql://…, or a .jsonl path.",
+            show_default=False,
+        ),
+    ] = None,
+    sample: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="RATE|NAME=RATE",
+            help="Share of requests logged, 0 to 1 (default 1), or one model's share.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve model versions over HTTP: KServe V1, Open Inference Protocol V2 and MLflow.
 
@@ -301,6 +341,9 @@ def serve(
     if not max_body_mb > 0:
         raise ConfigError(f"--max-body-mb: expected a positive size, got {max_body_mb:g}")
     per_model = dict(parse_batch_option(text, max_queue) for text in batch or [])
+    telemetry_settings = telemetry_config(
+        session.settings, enabled=telemetry, url=telemetry_url, samples=sample or []
+    )
     config = ServingConfig(
         host=host,
         port=port,
@@ -322,8 +365,8 @@ def serve(
     if config.port:
         _check_port_free(config.host, config.port)
     metrics_dir = tempfile.mkdtemp(prefix="roost-metrics-") if workers > 1 else None
-    spec = ServeSpec(tuple(refs), session.settings.store, config, metrics_dir)
-    typer.echo(_banner(config, found, refs, _example_row(registry, found[0])))
+    spec = ServeSpec(tuple(refs), session.settings.store, config, metrics_dir, telemetry_settings)
+    typer.echo(_banner(config, found, refs, _example_row(registry, found[0]), telemetry_settings))
     try:
         _run(config, spec.to_json(), metrics_dir)
     finally:

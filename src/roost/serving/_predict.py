@@ -8,6 +8,7 @@ from typing import Any
 
 from roost.model import count_rows
 from roost.serving.repository import ServedModel
+from roost.serving.state import ServerState
 from roost.types import Rows
 
 __all__ = ["PREDICTION_ID_HEADER", "new_prediction_id", "predict_rows"]
@@ -44,16 +45,26 @@ def new_prediction_id() -> str:
     return _IDS.next()
 
 
-async def predict_rows(served: ServedModel, rows: Rows, timeout_s: float) -> list[Any]:
+async def predict_rows(
+    state: ServerState, served: ServedModel, rows: Rows, *, prediction_id: str, protocol: str
+) -> list[Any]:
     """Validate ``rows`` (alone: a bad request fails alone), then predict them in a batch.
+
+    The answered request is handed to telemetry when the server logs predictions.
 
     Raises:
         SignatureError: the rows do not match the model's signature.
         Overloaded: the model's queue is full.
-        RequestTimeout: no answer within ``timeout_s``.
+        RequestTimeout: no answer within the server's request timeout.
     """
+    clock = state.repository.clock
+    started = clock.monotonic()
     validated = served.model.validate(rows)
     n_rows = count_rows(validated)
     if n_rows == 0:
         return []
-    return await served.batcher.submit(validated, n_rows, timeout_s)
+    outputs = await served.batcher.submit(validated, n_rows, state.config.request_timeout_s)
+    if state.telemetry is not None:
+        latency_s = clock.monotonic() - started
+        state.telemetry.record(served, prediction_id, protocol, rows, outputs, latency_s)
+    return outputs

@@ -13,13 +13,16 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from roost.config import ServingConfig
-from roost.serving import health, openapi
+from roost.serving import feedback, health, openapi
 from roost.serving._predict_lane import PredictLane
+from roost.serving._quality import watch_quality
+from roost.serving._telemetry import PredictionTap
 from roost.serving.metrics import Metrics, RequestMetrics
 from roost.serving.metrics import routes as metrics_routes
 from roost.serving.protocols import kserve_v1, mlflow, oip_v2
@@ -39,6 +42,7 @@ def _routes() -> list[BaseRoute]:
         *openapi.routes(),
         *health.routes(),
         *metrics_routes(),
+        *feedback.routes(),
     ]
 
 
@@ -56,12 +60,18 @@ def _freeze_the_loaded_heap() -> None:
 
 
 def create_app(
-    repository: ModelRepository, config: ServingConfig, *, metrics: Metrics | None = None
+    repository: ModelRepository,
+    config: ServingConfig,
+    *,
+    metrics: Metrics | None = None,
+    telemetry: PredictionTap | None = None,
 ) -> Starlette:
     """The server for ``repository``'s models.
 
     ``metrics`` defaults to a registry of the app's own (one process); ``roost serve
-    --workers N`` passes one that reads every worker's files.
+    --workers N`` passes one that reads every worker's files. ``telemetry`` logs every
+    prediction request (its log is started and closed with the app); without it no
+    request is logged and ``/v1/feedback`` answers 409.
 
     Example:
         >>> repository = ModelRepository(Registry(home), ["iris@production"], ServingConfig())
@@ -71,24 +81,35 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await repository.load_all()
+        if telemetry is not None:
+            telemetry.log.start()
         _freeze_the_loaded_heap()
         watcher = asyncio.create_task(repository.watch(), name="roost-hot-swap")
         flusher = asyncio.create_task(state.metrics.flush_every(), name="roost-metrics")
+        tasks = [watcher, flusher]
+        if telemetry is not None:
+            quality = watch_quality(state.metrics.quality, repository.served, repository.clock)
+            tasks.append(asyncio.create_task(quality, name="roost-quality"))
         try:
             yield
         finally:
-            for task in (watcher, flusher):
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await repository.close()
+            if telemetry is not None:
+                # drained: every answered request is in the buffer; write it before leaving
+                await anyio.to_thread.run_sync(telemetry.log.close)
             state.metrics.flush()  # the last requests' counts
             gc.unfreeze()  # what start-up froze may be garbage now (an app in a test, say)
 
     metrics = metrics if metrics is not None else Metrics()
     if repository.observer_factory is None:
         repository.observer_factory = metrics.observer
-    state = ServerState(repository=repository, config=config, metrics=metrics)
+    state = ServerState(repository=repository, config=config, metrics=metrics, telemetry=telemetry)
+    if telemetry is not None:
+        metrics.watch_telemetry(telemetry)
     middleware = [
         Middleware(RequestMetrics, metrics=metrics, repository=repository),
         Middleware(PredictLane, state=state),  # inside the metrics: its requests are counted

@@ -45,7 +45,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roost.errors import ConfigError, ModelNotFound, ModelNotReady
+from roost.serving._quality import QualityMetrics
 from roost.serving._tally import RequestTally
+from roost.serving._telemetry import PredictionTap
 from roost.serving.batcher import BatchObserver
 from roost.serving.repository import ModelRepository
 from roost.serving.state import ServerState
@@ -203,6 +205,8 @@ class Metrics:
             multiprocess_mode="livesum",
             registry=own,
         )
+        #: telemetry's counts and production quality, filled in when telemetry is on
+        self.quality = QualityMetrics(own)
         #: requests counted since the last flush, by (model, version, protocol, code)
         self._tallies: dict[tuple[str, str, str, int], RequestTally] = {}
         self._observers: list[_BatchMetrics] = []
@@ -234,12 +238,17 @@ class Metrics:
             self._tallies[key] = tally
         tally.add(duration_s)
 
+    def watch_telemetry(self, tap: PredictionTap) -> None:
+        """Export the prediction log's and the feedback's counts at every flush."""
+        self.quality.tap = tap
+
     def flush(self) -> None:
         """Write the requests counted and the queue depths seen since the last flush."""
         for tally in self._tallies.values():
             tally.flush()
         for observer in self._observers:
             observer.flush()
+        self.quality.flush()
 
     async def flush_every(self, interval_s: float = FLUSH_INTERVAL_S) -> None:
         """Flush every ``interval_s`` until cancelled (the app runs this as a task)."""

@@ -30,6 +30,7 @@ from starlette.routing import BaseRoute, Match, Route
 from roost._version import __version__
 from roost.serving import _openapi_models as models
 from roost.serving import _openapi_parts as parts
+from roost.serving import feedback
 from roost.serving._http import json_response
 from roost.serving.repository import ServedModel
 from roost.serving.state import ServerState
@@ -62,6 +63,7 @@ def build_document(
     """
     components = parts.components()
     paths = parts.server_paths()
+    paths.update(feedback.openapi_paths())
     tags: list[JSONDict] = [{"name": parts.SERVER_TAG, "description": "Health, metadata and docs."}]
     for model in served:
         is_default = model.name == default_name

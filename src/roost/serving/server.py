@@ -23,20 +23,25 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
+import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 
-from roost.config import BatchingConfig, ServingConfig, StoreConfig
+from roost.config import BatchingConfig, ServingConfig, StoreConfig, TelemetryConfig
 from roost.errors import ConfigError
+from roost.serving._telemetry import PredictionTap
 from roost.serving.app import create_app
 from roost.serving.metrics import Metrics
 from roost.serving.repository import ModelRepository
 from roost.store import Registry
+from roost.telemetry import PredictionLog, open_sink
 
 __all__ = ["SPEC_VARIABLE", "ServeSpec", "app_from_env", "app_from_spec"]
 
@@ -54,12 +59,14 @@ class ServeSpec:
         serving: limits, batching, hot-swap interval.
         metrics_dir: the folder the worker processes share their metrics in
             (prometheus_client's multiprocess mode); ``None`` for a single process.
+        telemetry: where to log predictions and feedback; ``None`` logs nothing.
     """
 
     refs: tuple[str, ...]
     store: StoreConfig = field(default_factory=StoreConfig)
     serving: ServingConfig = field(default_factory=ServingConfig)
     metrics_dir: str | None = None
+    telemetry: TelemetryConfig | None = None
 
     def __post_init__(self) -> None:
         if not self.refs or not all(isinstance(ref, str) for ref in self.refs):
@@ -76,6 +83,7 @@ class ServeSpec:
             "store": {"home": str(self.store.home), "index_url": self.store.index_url},
             "serving": serving,
             "metrics_dir": self.metrics_dir,
+            "telemetry": dataclasses.asdict(self.telemetry) if self.telemetry else None,
         }
         return json.dumps(document, sort_keys=True)
 
@@ -94,11 +102,13 @@ class ServeSpec:
                 name: BatchingConfig(**batching) for name, batching in serving["per_model"].items()
             }
             store = document["store"]
+            telemetry = document.get("telemetry")
             return cls(
                 refs=tuple(document["refs"]),
                 store=StoreConfig(home=Path(store["home"]), index_url=store["index_url"]),
                 serving=ServingConfig(**serving),
                 metrics_dir=document["metrics_dir"],
+                telemetry=TelemetryConfig(**telemetry) if telemetry is not None else None,
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             if isinstance(exc, ConfigError):
@@ -109,8 +119,35 @@ class ServeSpec:
             ) from exc
 
 
+def telemetry_key(config: TelemetryConfig, home: Path) -> bytes:
+    """The key sensitive fields are hashed with: the configured one, else the home's own.
+
+    The home's key is drawn once and kept in ``telemetry.key`` (readable by its owner
+    only), so every worker, and every later server on that home, hashes alike.
+    """
+    if config.hash_key:
+        return hashlib.blake2b(config.hash_key.encode(), digest_size=32).digest()
+    path = home / "telemetry.key"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        try:
+            # O_EXCL: two workers starting at once must not each write a different key
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as file:
+                file.write(secrets.token_hex(32) + "\n")
+    for _ in range(50):  # the worker that created it may still be writing
+        text = path.read_text().strip()
+        if len(text) == 64:
+            return bytes.fromhex(text)
+        time.sleep(0.01)
+    raise ConfigError(f"{path}: expected a 64-digit hex key, got {len(text)} characters")
+
+
 def app_from_spec(spec: ServeSpec) -> Starlette:
-    """The app one server process runs for ``spec``: registry, models, metrics."""
+    """The app one server process runs for ``spec``: registry, models, metrics, telemetry."""
     metrics = Metrics(spec.metrics_dir)
     repository = ModelRepository(
         Registry.from_config(spec.store),
@@ -118,7 +155,18 @@ def app_from_spec(spec: ServeSpec) -> Starlette:
         spec.serving,
         observer_factory=metrics.observer,
     )
-    return create_app(repository, spec.serving, metrics=metrics)
+    tap = None
+    if spec.telemetry is not None:
+        config = spec.telemetry
+        sink = open_sink(config.url)
+        log = PredictionLog(
+            sink,
+            sample_rate=config.sample_rate,
+            sample_rates=config.sample_rates,
+            max_buffer=config.max_buffer,
+        )
+        tap = PredictionTap(log, sink, repository.clock, telemetry_key(config, spec.store.home))
+    return create_app(repository, spec.serving, metrics=metrics, telemetry=tap)
 
 
 def app_from_env() -> Starlette:

@@ -13,6 +13,7 @@ from roost.serving.repository import ModelRepository
 if TYPE_CHECKING:
     # metrics.py reads ServerState in its endpoint, so importing it here at run time
     # would be a cycle; the annotation is all this module needs
+    from roost.serving._telemetry import PredictionTap
     from roost.serving.metrics import Metrics
 
 __all__ = ["ServerState"]
@@ -26,11 +27,13 @@ class ServerState:
         repository: the served models.
         config: limits, timeouts and batching.
         metrics: the Prometheus metrics (``create_app`` always makes some).
+        telemetry: logs prediction requests; None when the server logs none.
     """
 
     repository: ModelRepository
     config: ServingConfig
     metrics: Metrics
+    telemetry: PredictionTap | None = None
 
     @classmethod
     def of(cls, request: Request) -> ServerState:

@@ -31,6 +31,7 @@ CARD_FIELDS: dict[str, str] = {
     "training_data": "where the training data came from",
     "evaluation_data": "where the evaluation data came from",
     "monitoring": "how the model is watched in production",
+    "sensitive_fields": "input columns telemetry must hash (a list) or hash/drop (a mapping)",
     "references": "papers, links",
     "citation": "how to cite it",
     "tags": "free labels",
@@ -56,6 +57,22 @@ def _check_value(path: str, value: Any) -> None:
     )
 
 
+def _check_sensitive_fields(declared: Any) -> None:
+    """A list of column names, or a mapping of column name to "hash" or "drop"."""
+    if declared is None:
+        return
+    if isinstance(declared, list | tuple) and all(isinstance(n, str) for n in declared):
+        return
+    if isinstance(declared, Mapping) and all(
+        isinstance(n, str) and a in ("hash", "drop") for n, a in declared.items()
+    ):
+        return
+    raise ConfigError(
+        "card field 'sensitive_fields': expected a list of column names or a mapping of "
+        f"column name to 'hash' or 'drop', got {declared!r}"
+    )
+
+
 def check_card(card: Mapping[str, Any] | None) -> JSONDict:
     """Return the card as plain data, or refuse unknown fields and unstorable values.
 
@@ -72,6 +89,7 @@ def check_card(card: Mapping[str, Any] | None) -> JSONDict:
                 f"card field {key!r} is not known (known: {', '.join(sorted(CARD_FIELDS))})"
             )
         _check_value(key, value)
+    _check_sensitive_fields(card.get("sensitive_fields"))
     # a JSON round trip turns tuples into lists, which YAML can store safely
     result: JSONDict = json.loads(json.dumps(dict(card)))
     return result

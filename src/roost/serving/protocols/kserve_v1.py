@@ -81,7 +81,9 @@ async def answer_predict(
         served = state.repository.get(name)
         payload = _payload(await read(state.config.max_body_bytes))
         rows = rows_from_payload(payload, served.model.signature)
-        outputs = await predict_rows(served, rows, state.config.request_timeout_s)
+        outputs = await predict_rows(
+            state, served, rows, prediction_id=prediction_id, protocol="v1"
+        )
     except Error as exc:
         return status_for(exc), orjson.dumps({"error": str(exc)}), retry_headers(exc)
     answer = {"predictions": outputs, "id": prediction_id, "model_version": str(served.version)}

@@ -217,6 +217,7 @@ def _rows_from_csv(body: bytes, signature: Signature) -> Rows:
 
 async def invocations(request: Request) -> Response:
     state = ServerState.of(request)
+    prediction_id = new_prediction_id()
     kind, unsupported = media_kind(request.headers.get("content-type"))
     if kind is None:
         return _error(unsupported, 415)
@@ -228,12 +229,12 @@ async def invocations(request: Request) -> Response:
             rows = _rows_from_csv(body, signature)
         else:
             rows = rows_from_json(_load_json(body), signature)
-        outputs = await predict_rows(served, rows, state.config.request_timeout_s)
+        outputs = await predict_rows(
+            state, served, rows, prediction_id=prediction_id, protocol="mlflow"
+        )
     except Error as exc:
         return error_response(exc)
-    return json_response(
-        {"predictions": outputs}, headers={PREDICTION_ID_HEADER: new_prediction_id()}
-    )
+    return json_response({"predictions": outputs}, headers={PREDICTION_ID_HEADER: prediction_id})
 
 
 async def ping(request: Request) -> Response:

@@ -116,7 +116,9 @@ async def infer(request: Request) -> Response:
         names = [output.name for output in parsed.outputs] or [o.name for o in signature.outputs]
         check_output_names(signature, names)
         rows = rows_from_tensors(signature, parsed.inputs)
-        outputs = await predict_rows(served, rows, state.config.request_timeout_s)
+        outputs = await predict_rows(
+            state, served, rows, prediction_id=prediction_id, protocol="v2"
+        )
         tensors = outputs_as_tensors(signature, outputs, names)
     except Error as exc:
         return error_response(exc)

@@ -1,0 +1,124 @@
+"""The PostgreSQL sink: the same tables and queries as SQLite, for several machines.
+
+A ``search_path`` in the URL (``?options=-csearch_path%3Dtelemetry``) is honoured by the
+driver itself, so the tables can live in their own schema. Each thread has its own
+connection; one that breaks (a server restart) is dropped and the next call reconnects.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from roost.errors import TelemetryError
+from roost.telemetry._sink import SqlSink, mask_password, one_line, schema
+
+__all__ = ["PostgresSink"]
+
+# any fixed number: the key of the advisory lock held while creating the tables
+_SCHEMA_LOCK = 0x726F6F7374_7465
+
+
+class _PostgresCursor:
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cursor = self._connection.execute(sql.replace("?", "%s"), params)
+        return list(cursor.fetchall()) if cursor.description else []
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._connection.cursor() as cursor:
+            cursor.executemany(sql.replace("?", "%s"), rows)
+
+
+class PostgresSink(SqlSink):
+    """Prediction records and feedback in PostgreSQL (tables created if missing).
+
+    Args:
+        url: ``postgresql://user:password@host:port/database``, optionally with
+            ``?options=-csearch_path%3DSCHEMA``.
+
+    Raises:
+        TelemetryError: psycopg is not installed, or the server cannot be reached.
+
+    Example:
+        >>> sink = PostgresSink("postgresql://roost@db:5432/telemetry")  # doctest: +SKIP
+        >>> len(sink.predictions(model="fraud", since=time.time() - 3600))  # doctest: +SKIP
+        1200
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = mask_password(url)
+        try:
+            import psycopg
+        except ImportError as exc:
+            raise TelemetryError(
+                f"telemetry sink {self.url} is a PostgreSQL URL but psycopg is not installed; "
+                "install it with: pip install 'roost[postgres]'"
+            ) from exc
+        self._psycopg = psycopg
+        self._dsn = url
+        self._local = threading.local()
+        self._connections: list[Any] = []
+        self._lock = threading.Lock()  # guards _connections and _closed
+        self._closed = False
+        with self._transaction(write=True) as cur:
+            # CREATE TABLE IF NOT EXISTS races with itself in PostgreSQL: two processes
+            # creating the tables at once both pass the check and one fails on a duplicate
+            # pg_type row. The lock makes them take turns.
+            cur.execute("SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK,))
+            for statement in schema("DOUBLE PRECISION"):
+                cur.execute(statement)
+
+    def _connection(self) -> Any:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None and not connection.closed:
+            return connection
+        with self._lock:
+            if self._closed:
+                raise TelemetryError(f"telemetry sink {self.url} is closed")
+            try:
+                # autocommit: transactions are the explicit blocks below, never left open
+                connection = self._psycopg.connect(self._dsn, autocommit=True)
+            except self._psycopg.Error as exc:
+                raise TelemetryError(
+                    f"telemetry sink {self.url}: cannot connect ({one_line(exc)})"
+                ) from exc
+            self._connections.append(connection)
+        self._local.connection = connection
+        return connection
+
+    @contextmanager
+    def _transaction(self, *, write: bool, durable: bool = False) -> Iterator[_PostgresCursor]:
+        if self._closed:
+            raise TelemetryError(f"telemetry sink {self.url} is closed")
+        connection = self._connection()
+        try:
+            with connection.transaction():
+                if durable:
+                    # acknowledged feedback must survive a server crash, whatever the
+                    # server's default says
+                    connection.execute("SET LOCAL synchronous_commit = on")
+                yield _PostgresCursor(connection)
+        except self._psycopg.Error as exc:
+            if connection.broken or connection.closed:
+                self._forget(connection)
+            raise TelemetryError(f"telemetry sink {self.url}: {one_line(exc)}") from exc
+
+    def _forget(self, connection: Any) -> None:
+        with self._lock:
+            if connection in self._connections:
+                self._connections.remove(connection)
+        self._local.connection = None
+        connection.close()
+
+    def close(self) -> None:
+        """Close every thread's connection (idempotent)."""
+        with self._lock:
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            connection.close()

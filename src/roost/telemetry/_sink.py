@@ -1,0 +1,388 @@
+"""Where prediction records and feedback are kept: the ``Sink`` seam and ``open_sink``.
+
+Three sinks implement it: SQLite (one file, several worker processes), PostgreSQL
+(several machines) and JSON lines (for log shippers). The two SQL sinks share the
+queries below; only their connections, placeholders and durability settings differ.
+
+Both SQL sinks store two tables. ``roost_predictions`` holds one row per logged
+request; a prediction id already there (a retried batch) is ignored. ``roost_feedback``
+holds the first truth per prediction id; later feedback for the same id only adds to
+its ``duplicates`` count, so nothing sent is silently lost.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+
+from roost.errors import ConfigError
+from roost.telemetry._records import (
+    DUPLICATE,
+    RECORDED,
+    FeedbackRecord,
+    FeedbackStatus,
+    PredictionRecord,
+)
+
+__all__ = ["FeedbackCounts", "Sink", "open_sink"]
+
+#: a day: feedback later than this after its prediction is counted as late
+DEFAULT_LATE_AFTER_S = 86400.0
+
+_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+_SQLITE_SUFFIXES = (".sqlite3", ".sqlite", ".db")
+#: a scheme (``mysql:``, or ``sqlite:/x`` with a slash missing) is never taken for a path
+_LOOKS_LIKE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+_ACCEPTED = (
+    "sqlite:///PATH or a path ending .sqlite3, .sqlite or .db; "
+    "postgresql://… or postgres://…; jsonl:///PATH or a path ending .jsonl"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackCounts:
+    """What became of the feedback a sink received.
+
+    Attributes:
+        recorded: feedback records stored (the first per prediction id).
+        duplicates: extra feedback for prediction ids that already had some.
+        unmatched: stored feedback whose prediction is not (yet) in the log: not sampled,
+            not flushed yet, or unknown.
+        late: matched feedback that arrived more than ``late_after_s`` after its prediction.
+        median_delay_s: the median time from prediction to feedback, over matched feedback;
+            None when there is none.
+    """
+
+    recorded: int
+    duplicates: int
+    unmatched: int
+    late: int
+    median_delay_s: float | None
+
+
+class Sink(Protocol):
+    """Where a prediction log writes, and where feedback and drift read from.
+
+    Every method may raise ``TelemetryError`` when the storage cannot be reached.
+    """
+
+    #: the sink's URL for messages; a password in it is replaced by ``***``
+    url: str
+
+    def write_predictions(self, records: Sequence[PredictionRecord]) -> None:
+        """Store a batch of prediction records; ids already stored (a retry) are ignored."""
+        ...
+
+    def write_feedback(self, records: Sequence[FeedbackRecord]) -> list[FeedbackStatus]:
+        """Store feedback durably (committed or fsynced) before returning.
+
+        Returns:
+            One status per record, in order: ``RECORDED``, or ``DUPLICATE`` when feedback for
+            that prediction id is already stored (the first truth is kept; this one is counted).
+        """
+        ...
+
+    def predictions(
+        self, model: str | None = None, since: float | None = None, until: float | None = None
+    ) -> list[PredictionRecord]:
+        """Logged predictions with ``since <= timestamp < until``, oldest first."""
+        ...
+
+    def joined(
+        self, model: str | None = None, since: float | None = None, until: float | None = None
+    ) -> list[tuple[PredictionRecord, FeedbackRecord]]:
+        """Predictions in the window (by prediction time) that have feedback, oldest first."""
+        ...
+
+    def feedback_counts(
+        self,
+        model: str | None = None,
+        since: float | None = None,
+        late_after_s: float = DEFAULT_LATE_AFTER_S,
+    ) -> FeedbackCounts:
+        """Count the feedback received since ``since``.
+
+        With ``model`` given, the counts cover that model's matched feedback plus all
+        unmatched feedback (which has no model), so ``recorded - unmatched`` is the
+        model's own.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release connections and files; the sink cannot be used afterwards."""
+        ...
+
+
+def open_sink(url: str) -> Sink:
+    """Open (and create if needed) the sink a URL or path names.
+
+    Args:
+        url: ``sqlite:///PATH`` or a path ending ``.sqlite3``, ``.sqlite`` or ``.db``;
+            ``postgresql://…`` (needs psycopg); ``jsonl:///PATH`` or a path ending ``.jsonl``.
+            As for the registry index, the path is what follows ``sqlite:///``, so
+            ``f"sqlite:///{path}"`` works for relative and absolute paths alike.
+
+    Raises:
+        ConfigError: the URL names no sink roost knows.
+        TelemetryError: the sink cannot be opened (server unreachable, folder unwritable).
+
+    Example:
+        >>> sink = open_sink("telemetry.sqlite3")  # doctest: +SKIP
+        >>> sink.write_predictions([record])  # doctest: +SKIP
+    """
+    # imported here: the sink modules import this one, and psycopg is an optional extra
+    if url.startswith(("postgresql://", "postgres://")):
+        from roost.telemetry._postgres_sink import PostgresSink
+
+        return PostgresSink(url)
+    if url.startswith("sqlite:///"):
+        from roost.telemetry._sqlite_sink import SqliteSink
+
+        return SqliteSink(url.removeprefix("sqlite:///"))
+    if url.startswith("jsonl:///"):
+        from roost.telemetry._jsonl_sink import JsonlSink
+
+        return JsonlSink(url.removeprefix("jsonl:///"))
+    if not _LOOKS_LIKE_URL.match(url):
+        suffix = Path(url).suffix.lower()
+        if suffix in _SQLITE_SUFFIXES:
+            from roost.telemetry._sqlite_sink import SqliteSink
+
+            return SqliteSink(url)
+        if suffix == ".jsonl":
+            from roost.telemetry._jsonl_sink import JsonlSink
+
+            return JsonlSink(url)
+    raise ConfigError(f"telemetry sink {mask_password(url)!r}: expected {_ACCEPTED}")
+
+
+def mask_password(url: str) -> str:
+    """``url`` with any password in it replaced by ``***``, for messages and logs."""
+    scheme, separator, rest = url.partition("://")
+    if separator:
+        netloc, slash, tail = rest.partition("/")
+        userinfo, at, host = netloc.rpartition("@")
+        if at and ":" in userinfo:
+            user = userinfo.split(":", 1)[0]
+            url = f"{scheme}://{user}:***@{host}{slash}{tail}"
+    return re.sub(r"(?i)(password=)[^&\s]*", r"\1***", url)
+
+
+def dump_json(value: Any) -> bytes:
+    """``value`` as JSON; never raises, so one odd value cannot block a whole batch.
+
+    numpy arrays and scalars become lists and numbers, NaN becomes null, other objects
+    their ``str``; a value that still fails (an integer past 64 bits) is stored as its repr.
+    """
+    try:
+        return orjson.dumps(value, default=_json_default, option=_JSON_OPTIONS)
+    except orjson.JSONEncodeError:
+        return orjson.dumps(repr(value))
+
+
+def _json_default(value: Any) -> Any:
+    tolist = getattr(value, "tolist", None)  # numpy arrays orjson declines (object dtype)
+    return tolist() if callable(tolist) else str(value)
+
+
+def load_json(text: str | bytes) -> Any:
+    return orjson.loads(text)
+
+
+# ----------------------------------------------------------------- what SQL sinks share
+
+PREDICTION_COLUMNS = (
+    "prediction_id, ts, model, version, protocol, n_rows, inputs, outputs, latency_ms, path"
+)
+
+
+def schema(real: str) -> tuple[str, ...]:
+    """The statements that create the tables, with ``real`` the 8-byte float type's name."""
+    return (
+        f"""CREATE TABLE IF NOT EXISTS roost_predictions (
+            prediction_id TEXT PRIMARY KEY, ts {real} NOT NULL, model TEXT NOT NULL,
+            version INTEGER NOT NULL, protocol TEXT NOT NULL, n_rows INTEGER NOT NULL,
+            inputs TEXT NOT NULL, outputs TEXT NOT NULL, latency_ms {real} NOT NULL,
+            path TEXT)""",
+        "CREATE INDEX IF NOT EXISTS roost_predictions_model_ts ON roost_predictions (model, ts)",
+        f"""CREATE TABLE IF NOT EXISTS roost_feedback (
+            prediction_id TEXT PRIMARY KEY, truth TEXT NOT NULL, received_at {real} NOT NULL,
+            duplicates INTEGER NOT NULL DEFAULT 0)""",
+        "CREATE INDEX IF NOT EXISTS roost_feedback_received_at ON roost_feedback (received_at)",
+    )
+
+
+class Cursor(Protocol):
+    """One transaction of a SQL sink; statements use ``?`` placeholders."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+
+class SqlSink:
+    """The queries of the SQLite and PostgreSQL sinks; subclasses supply the transactions."""
+
+    url: str
+
+    def _transaction(self, *, write: bool, durable: bool = False) -> AbstractContextManager[Cursor]:
+        """A transaction; ``durable`` ones are on disk once it commits, even after power loss."""
+        raise NotImplementedError
+
+    def write_predictions(self, records: Sequence[PredictionRecord]) -> None:
+        if not records:
+            return
+        rows = [_prediction_row(record) for record in records]
+        with self._transaction(write=True) as cur:
+            cur.executemany(
+                f"INSERT INTO roost_predictions ({PREDICTION_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (prediction_id) DO NOTHING",
+                rows,
+            )
+
+    def write_feedback(self, records: Sequence[FeedbackRecord]) -> list[FeedbackStatus]:
+        statuses: list[FeedbackStatus] = []
+        if not records:
+            return statuses
+        with self._transaction(write=True, durable=True) as cur:
+            for record in records:
+                # one statement both stores a first truth and counts a repeated one;
+                # RETURNING tells which happened, even for an id twice in this batch
+                ((duplicates,),) = cur.execute(
+                    "INSERT INTO roost_feedback (prediction_id, truth, received_at) "
+                    "VALUES (?, ?, ?) ON CONFLICT (prediction_id) DO UPDATE "
+                    "SET duplicates = roost_feedback.duplicates + 1 RETURNING duplicates",
+                    (record.prediction_id, dump_json(record.truth).decode(), record.received_at),
+                )
+                statuses.append(RECORDED if duplicates == 0 else DUPLICATE)
+        return statuses
+
+    def predictions(
+        self, model: str | None = None, since: float | None = None, until: float | None = None
+    ) -> list[PredictionRecord]:
+        where, params = _window(model, since, until)
+        with self._transaction(write=False) as cur:
+            rows = cur.execute(
+                f"SELECT {PREDICTION_COLUMNS} FROM roost_predictions p{where} "
+                "ORDER BY ts, prediction_id",
+                params,
+            )
+        return [_prediction(row) for row in rows]
+
+    def joined(
+        self, model: str | None = None, since: float | None = None, until: float | None = None
+    ) -> list[tuple[PredictionRecord, FeedbackRecord]]:
+        where, params = _window(model, since, until)
+        columns = ", ".join(f"p.{name}" for name in PREDICTION_COLUMNS.split(", "))
+        with self._transaction(write=False) as cur:
+            rows = cur.execute(
+                f"SELECT {columns}, f.truth, f.received_at FROM roost_predictions p "
+                f"JOIN roost_feedback f ON f.prediction_id = p.prediction_id{where} "
+                "ORDER BY p.ts, p.prediction_id",
+                params,
+            )
+        return [
+            (_prediction(row), FeedbackRecord(str(row[0]), load_json(row[10]), float(row[11])))
+            for row in rows
+        ]
+
+    def feedback_counts(
+        self,
+        model: str | None = None,
+        since: float | None = None,
+        late_after_s: float = DEFAULT_LATE_AFTER_S,
+    ) -> FeedbackCounts:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if since is not None:
+            clauses.append("f.received_at >= ?")
+            params.append(since)
+        if model is not None:
+            clauses.append("(p.model = ? OR p.prediction_id IS NULL)")
+            params.append(model)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        joined = (
+            "FROM roost_feedback f LEFT JOIN roost_predictions p "
+            f"ON p.prediction_id = f.prediction_id{where}"
+        )
+        with self._transaction(write=False) as cur:
+            ((recorded, duplicates, unmatched, late),) = cur.execute(
+                "SELECT COUNT(*), COALESCE(SUM(f.duplicates), 0), "
+                "COALESCE(SUM(CASE WHEN p.prediction_id IS NULL THEN 1 ELSE 0 END), 0), "
+                f"COALESCE(SUM(CASE WHEN f.received_at - p.ts > ? THEN 1 ELSE 0 END), 0) {joined}",
+                [late_after_s, *params],
+            )
+            matched = int(recorded) - int(unmatched)
+            middle: list[float] = []
+            if matched:
+                # the median in SQL, which neither database spells the same way: sort the
+                # matched delays and read the one or two in the middle
+                rows = cur.execute(
+                    f"SELECT f.received_at - p.ts AS delay {joined} "
+                    f"{'AND' if where else 'WHERE'} p.prediction_id IS NOT NULL "
+                    "ORDER BY delay LIMIT ? OFFSET ?",
+                    [*params, 2 - matched % 2, (matched - 1) // 2],
+                )
+                middle = [float(row[0]) for row in rows]
+        return FeedbackCounts(
+            recorded=int(recorded),
+            duplicates=int(duplicates),
+            unmatched=int(unmatched),
+            late=int(late),
+            median_delay_s=sum(middle) / len(middle) if middle else None,
+        )
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+def _window(model: str | None, since: float | None, until: float | None) -> tuple[str, list[Any]]:
+    """The WHERE clause on predictions (aliased ``p``) for a model and a time window."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for clause, value in (("p.model = ?", model), ("p.ts >= ?", since), ("p.ts < ?", until)):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), params
+
+
+def _prediction_row(record: PredictionRecord) -> tuple[Any, ...]:
+    return (
+        record.prediction_id,
+        record.timestamp,
+        record.model,
+        record.version,
+        record.protocol,
+        record.n_rows,
+        dump_json(record.inputs).decode(),
+        dump_json(record.outputs).decode(),
+        record.latency_ms,
+        None if record.path is None else dump_json(record.path).decode(),
+    )
+
+
+def _prediction(row: Sequence[Any]) -> PredictionRecord:
+    """A record from a row of ``PREDICTION_COLUMNS`` (n_rows, at 5, is implied by outputs)."""
+    return PredictionRecord(
+        prediction_id=str(row[0]),
+        timestamp=float(row[1]),
+        model=str(row[2]),
+        version=int(row[3]),
+        protocol=str(row[4]),
+        inputs=load_json(row[6]),
+        outputs=load_json(row[7]),
+        latency_ms=float(row[8]),
+        path=None if row[9] is None else load_json(row[9]),
+    )
+
+
+def one_line(error: BaseException) -> str:
+    """An error's message on one line (database drivers like to wrap theirs)."""
+    return " ".join(str(error).split()) or type(error).__name__

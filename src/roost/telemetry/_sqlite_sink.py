@@ -1,0 +1,152 @@
+"""The SQLite sink: one file that several worker processes write at once.
+
+The file uses write-ahead logging, so readers (drift, the dashboard) never wait on the
+writers and writers wait on each other only for the length of one batch. Each thread
+has its own connection: the prediction log's writer thread and the threads that store
+feedback never share one. Predictions are committed with ``synchronous=NORMAL`` (safe
+against a crashed process, fast); feedback with ``FULL``, because the server
+acknowledges it to the client and it must then survive a power cut too.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from roost.errors import TelemetryError
+from roost.telemetry._sink import SqlSink, one_line, schema
+
+__all__ = ["SqliteSink"]
+
+log = logging.getLogger(__name__)
+
+#: how long a writer waits for another process's batch before giving up
+_BUSY_TIMEOUT_S = 10.0
+_WAL_ATTEMPTS = 50
+
+
+class _SqliteCursor:
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._connection.execute(sql, params).fetchall()
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._connection.executemany(sql, rows)
+
+
+class SqliteSink(SqlSink):
+    """Prediction records and feedback in a SQLite file (created with its folder if missing).
+
+    Args:
+        path: the database file.
+
+    Raises:
+        TelemetryError: the file cannot be created or opened.
+
+    Example:
+        >>> sink = SqliteSink("/var/lib/roost/telemetry.sqlite3")  # doctest: +SKIP
+        >>> sink.feedback_counts(model="fraud").recorded  # doctest: +SKIP
+        0
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).expanduser()
+        self.url = f"sqlite:///{self.path}"
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()  # guards _connections and _closed
+        self._closed = False
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TelemetryError(
+                f"telemetry sink {self.url}: cannot create its folder ({one_line(exc)})"
+            ) from exc
+        self._enable_wal()
+        # CREATE ... IF NOT EXISTS inside one write transaction: processes opening a new
+        # file at once take turns on SQLite's write lock, and the later ones find the tables
+        with self._transaction(write=True) as cur:
+            for statement in schema("REAL"):
+                cur.execute(statement)
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            # autocommit mode: the transactions below are explicit. check_same_thread is
+            # off only so close() may close every thread's connection; each is used by one
+            connection = sqlite3.connect(
+                self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise TelemetryError(f"telemetry sink {self.url}: {one_line(exc)}") from exc
+        return connection
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is not None:
+            return connection
+        with self._lock:
+            if self._closed:
+                raise TelemetryError(f"telemetry sink {self.url} is closed")
+            connection = self._connect()
+            self._connections.append(connection)
+        self._local.connection = connection
+        return connection
+
+    @contextmanager
+    def _transaction(self, *, write: bool, durable: bool = False) -> Iterator[_SqliteCursor]:
+        if self._closed:
+            raise TelemetryError(f"telemetry sink {self.url} is closed")
+        connection = self._connection()
+        try:
+            if write:
+                synchronous = "FULL" if durable else "NORMAL"
+                connection.execute(f"PRAGMA synchronous={synchronous}")
+                connection.execute("BEGIN IMMEDIATE")  # take the write lock now, not mid-batch
+            else:
+                connection.execute("BEGIN")  # one snapshot for every query of the call
+            try:
+                yield _SqliteCursor(connection)
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+        except sqlite3.Error as exc:  # locked past the timeout, disk full, corrupt file
+            raise TelemetryError(f"telemetry sink {self.url}: {one_line(exc)}") from exc
+
+    def _enable_wal(self) -> None:
+        """Switch the file to write-ahead logging; it stays so for every later connection.
+
+        The switch needs a moment alone with the file, and SQLite's busy timeout does not
+        wait for that, so processes opening a new file at once retry here.
+        """
+        for attempt in range(_WAL_ATTEMPTS):
+            connection = self._connect()
+            try:
+                mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                if str(mode).lower() == "wal":
+                    return
+            except sqlite3.Error as exc:
+                if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                    raise TelemetryError(f"telemetry sink {self.url}: {one_line(exc)}") from exc
+                log.debug("switching %s to WAL, attempt %d: %s", self.path, attempt + 1, exc)
+            finally:
+                connection.close()
+            time.sleep(0.01 * (attempt + 1))
+        log.warning("telemetry sink %s stayed busy; keeping its rollback journal", self.url)
+
+    def close(self) -> None:
+        """Close every thread's connection (idempotent)."""
+        with self._lock:
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            connection.close()
