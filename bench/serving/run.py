@@ -19,12 +19,14 @@ import os
 import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -179,30 +181,10 @@ def run_wrk(
     return rps, p50, p99, failures
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
-    parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per model")
-    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
-    parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--servers", nargs="*", help="only these servers (default: all)")
-    parser.add_argument("--models", nargs="*", help="only these models (default: all)")
-    parser.add_argument(
-        "--concurrency",
-        nargs="*",
-        type=int,
-        default=list(CONCURRENCY),
-        help="wrk connections, one measurement each (default: 1 16 64)",
-    )
-    args = parser.parse_args()
-
-    workdir = Path(tempfile.mkdtemp(prefix="roost-bench-"))
-    models = build(workdir)
-    env = {
-        **os.environ,
-        "ROOST_HOME": str(workdir / "home"),
-        "BENCH_MODELS": str(workdir / "models.json"),
-    }
+def measure_servers(
+    args: argparse.Namespace, workdir: Path, models: dict[str, Any], env: dict[str, str]
+) -> list[Result]:
+    """One round: each server in turn, each model, each concurrency."""
     results: list[Result] = []
     for server in server_commands(0, args.workers, workdir):
         if args.servers and server not in args.servers:
@@ -247,6 +229,70 @@ def main() -> None:
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(30)
+    return results
+
+
+def median_results(results: list[Result]) -> list[Result]:
+    """One result per (server, model, concurrency): the median of its rounds.
+
+    The servers run one after the other, so a neighbour's burst of CPU hits one of them
+    and not the other; alternating rounds and taking medians keeps such a burst from
+    deciding a comparison. Errors are summed, memory is the largest seen.
+    """
+    groups: dict[tuple[str, str, int], list[Result]] = {}
+    for result in results:
+        groups.setdefault((result.server, result.model, result.concurrency), []).append(result)
+    return [
+        Result(
+            server,
+            model,
+            concurrency,
+            statistics.median(r.requests_per_s for r in rounds),
+            statistics.median(r.p50_ms for r in rounds),
+            statistics.median(r.p99_ms for r in rounds),
+            sum(r.errors for r in rounds),
+            max(r.rss_mib for r in rounds),
+        )
+        for (server, model, concurrency), rounds in groups.items()
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per model")
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds of every measurement, servers alternating; the tables give medians",
+    )
+    parser.add_argument("--servers", nargs="*", help="only these servers (default: all)")
+    parser.add_argument("--models", nargs="*", help="only these models (default: all)")
+    parser.add_argument(
+        "--concurrency",
+        nargs="*",
+        type=int,
+        default=list(CONCURRENCY),
+        help="wrk connections, one measurement each (default: 1 16 64)",
+    )
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="roost-bench-"))
+    models = build(workdir)
+    env = {
+        **os.environ,
+        "ROOST_HOME": str(workdir / "home"),
+        "BENCH_MODELS": str(workdir / "models.json"),
+    }
+    results: list[Result] = []
+    for round_ in range(args.repeat):
+        if args.repeat > 1:
+            print(f"round {round_ + 1} of {args.repeat}", flush=True)
+        results.extend(measure_servers(args, workdir, models, env))
+    results = median_results(results)
     print()
     print("| model | concurrency | server | req/s | p50 ms | p99 ms | errors | server RSS MiB |")
     print("|---|---|---|---|---|---|---|---|")

@@ -18,8 +18,10 @@ from roost.telemetry import open_sink
 ROW = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 
 
-def serve(registry: Registry, tmp_path: Path, **telemetry: Any) -> TestClient:
-    url = str(tmp_path / "telemetry.sqlite3")
+def serve(
+    registry: Registry, tmp_path: Path, url: str | None = None, **telemetry: Any
+) -> TestClient:
+    url = url or str(tmp_path / "telemetry.sqlite3")
     spec = ServeSpec(
         ("iris@production", "digits:1"),
         StoreConfig(home=registry.home),
@@ -305,3 +307,32 @@ def test_watch_quality_updates_in_the_background_and_survives_a_failure(
     asyncio.run(scenario())
     assert calls[1][:2] == (["m"], {"iris": [1, 2]})
     assert "could not update production accuracy and drift" in caplog.text
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "jsonl", "postgresql"])
+def test_each_sink_logs_predictions_and_stores_feedback_from_the_server(
+    serving_registry: Registry, tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    if kind == "postgresql":
+        url = request.getfixturevalue("postgres_url")  # the real server; fails in CI without it
+    else:
+        url = str(tmp_path / f"telemetry.{'sqlite3' if kind == 'sqlite' else kind}")
+    with serve(serving_registry, tmp_path, url) as client:
+        ids = [
+            client.post("/v1/models/iris:predict", json={"instances": [ROW]}).headers[
+                "x-prediction-id"
+            ]
+            for _ in range(5)
+        ]
+        sent = client.post(
+            "/v1/feedback",
+            json={"feedback": [{"prediction_id": i, "truth": "setosa"} for i in ids[:3]]},
+        )
+        assert sent.json()["recorded"] == 3
+    # the app closed: everything buffered was written on the way out
+    sink = open_sink(url)
+    try:
+        assert sorted(r.prediction_id for r in sink.predictions(model="iris")) == sorted(ids)
+        assert sorted(p.prediction_id for p, _ in sink.joined(model="iris")) == sorted(ids[:3])
+    finally:
+        sink.close()

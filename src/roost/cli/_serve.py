@@ -32,10 +32,11 @@ from typing import Annotated, Any
 import typer
 
 from roost.cli._session import session_of
-from roost.cli._telemetry import mask_password, telemetry_config
+from roost.cli._telemetry import telemetry_config
 from roost.config import BatchingConfig, ServingConfig, TelemetryConfig
 from roost.errors import ConfigError
 from roost.store import ModelRef, ModelVersion, Registry
+from roost.telemetry import mask_password
 
 __all__ = ["parse_batch_option", "serve"]
 
@@ -116,6 +117,18 @@ def _example_row(registry: Registry, found: ModelVersion) -> Any:
     return rows[0] if isinstance(rows, list) and rows else None
 
 
+def _sampling(telemetry: TelemetryConfig) -> str:
+    """``100% of requests``, ``10% of requests, iris 50%``: what the log keeps."""
+
+    def percent(rate: float) -> str:
+        return f"{rate * 100:.3g}%"
+
+    others = "".join(
+        f", {name} {percent(rate)}" for name, rate in sorted(telemetry.sample_rates.items())
+    )
+    return f"{percent(telemetry.sample_rate)} of requests{others}"
+
+
 def _banner(
     config: ServingConfig,
     found: list[ModelVersion],
@@ -141,8 +154,8 @@ def _banner(
             f"try      curl -s {base}/v1/models/{found[0].name}:predict -d {shlex.quote(payload)}",
             *(
                 [
-                    f"telemetry {mask_password(telemetry.url)} ({telemetry.sample_rate:.0%} of "
-                    f"requests)    feedback: POST {base}/v1/feedback"
+                    f"telemetry {mask_password(telemetry.url)} ({_sampling(telemetry)})    "
+                    f"feedback: POST {base}/v1/feedback"
                 ]
                 if telemetry is not None
                 else []
@@ -356,12 +369,15 @@ def serve(
     )
     registry = session.registry()
     found = _check_refs(registry, refs)
-    unknown = sorted(set(per_model) - {v.name for v in found})
-    if unknown:
-        raise ConfigError(
-            f"--batch: expected names of served models ({', '.join(v.name for v in found)}), "
-            f"got {', '.join(unknown)}"
-        )
+    served_names = {v.name for v in found}
+    sampled = telemetry_settings.sample_rates if telemetry_settings else {}
+    for option, names in (("--batch", per_model), ("--sample", sampled)):
+        unknown = sorted(set(names) - served_names)
+        if unknown:
+            raise ConfigError(
+                f"{option}: expected names of served models "
+                f"({', '.join(v.name for v in found)}), got {', '.join(unknown)}"
+            )
     if config.port:
         _check_port_free(config.host, config.port)
     metrics_dir = tempfile.mkdtemp(prefix="roost-metrics-") if workers > 1 else None

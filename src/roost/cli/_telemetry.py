@@ -21,7 +21,6 @@ from roost.store import Registry
 
 __all__ = [
     "default_telemetry_url",
-    "mask_password",
     "parse_duration",
     "parse_sample_options",
     "telemetry_app",
@@ -37,30 +36,6 @@ _UNITS_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 
 #: the SQLite file telemetry writes to when no URL is given, in the roost home
 TELEMETRY_FILE = "telemetry.sqlite3"
-
-
-def mask_password(url: str) -> str:
-    """``url`` with any password replaced by ``***``, for printing.
-
-    Both places libpq takes one are masked: ``user:password@`` and ``password=`` in the
-    query. The credentials end at the last ``@`` before the query, so a password holding
-    an unescaped ``@`` or ``/`` is still masked whole, and an ``@`` in the query is not
-    taken for the end of the credentials.
-
-    Example:
-        >>> mask_password("postgresql://roost:s3cret@db/telemetry")
-        'postgresql://roost:***@db/telemetry'
-        >>> mask_password("postgresql://db/telemetry?user=roost&password=s3cret")
-        'postgresql://db/telemetry?user=roost&password=***'
-    """
-    scheme, separator, rest = url.partition("://")
-    if separator and not rest.startswith("/"):  # ``sqlite:///path`` has no credentials
-        head, question, query = rest.partition("?")
-        credentials, at, host = head.rpartition("@")
-        user, colon, _password = credentials.partition(":")
-        if at and colon:
-            url = f"{scheme}://{user}:***@{host}{question}{query}"
-    return re.sub(r"(?i)(\bpassword=)[^&#\s]*", r"\1***", url)
 
 
 def default_telemetry_url(settings: Settings) -> str:
@@ -253,10 +228,15 @@ def _print_report(summary: Any) -> None:
                 ("window", f"{_utc(summary.since)} to {_utc(summary.until)}"),
                 ("sink", summary.sink),
                 ("versions", ", ".join(map(str, summary.versions)) or "none"),
-                ("requests", f"{summary.requests} ({summary.rows} rows)"),
+                (
+                    "requests",
+                    f"{summary.requests} ({summary.rows} row{'' if summary.rows == 1 else 's'})",
+                ),
                 (
                     "latency",
-                    f"p50 {_number(summary.latency_p50_ms)} ms, "
+                    "none logged"
+                    if summary.latency_p50_ms is None
+                    else f"p50 {_number(summary.latency_p50_ms)} ms, "
                     f"p99 {_number(summary.latency_p99_ms)} ms",
                 ),
                 (

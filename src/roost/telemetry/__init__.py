@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from roost.telemetry._records import DUPLICATE, RECORDED, FeedbackRecord, PredictionRecord
 from roost.telemetry._redact import Redactor
-from roost.telemetry._sink import FeedbackCounts, Sink, open_sink
+from roost.telemetry._sink import FeedbackCounts, Sink, mask_password, open_sink
 from roost.telemetry.log import LogCounts, PredictionLog
 
 __all__ = [
@@ -27,5 +27,6 @@ __all__ = [
     "PredictionRecord",
     "Redactor",
     "Sink",
+    "mask_password",
     "open_sink",
 ]

@@ -30,7 +30,7 @@ from roost.telemetry._records import (
     PredictionRecord,
 )
 
-__all__ = ["FeedbackCounts", "Sink", "open_sink"]
+__all__ = ["FeedbackCounts", "Sink", "mask_password", "open_sink"]
 
 #: a day: feedback later than this after its prediction is counted as late
 DEFAULT_LATE_AFTER_S = 86400.0
@@ -163,15 +163,27 @@ def open_sink(url: str) -> Sink:
 
 
 def mask_password(url: str) -> str:
-    """``url`` with any password in it replaced by ``***``, for messages and logs."""
+    """``url`` with any password replaced by ``***``, for messages, logs and banners.
+
+    Both places libpq takes one are masked: ``user:password@`` and ``password=`` in the
+    query. The credentials end at the last ``@`` before the query, so a password holding
+    an unescaped ``@`` or ``/`` is still masked whole, and an ``@`` in the query is not
+    taken for the end of the credentials.
+
+    Example:
+        >>> mask_password("postgresql://roost:s3cret@db/telemetry")
+        'postgresql://roost:***@db/telemetry'
+        >>> mask_password("postgresql://db/telemetry?user=roost&password=s3cret")
+        'postgresql://db/telemetry?user=roost&password=***'
+    """
     scheme, separator, rest = url.partition("://")
-    if separator:
-        netloc, slash, tail = rest.partition("/")
-        userinfo, at, host = netloc.rpartition("@")
-        if at and ":" in userinfo:
-            user = userinfo.split(":", 1)[0]
-            url = f"{scheme}://{user}:***@{host}{slash}{tail}"
-    return re.sub(r"(?i)(password=)[^&\s]*", r"\1***", url)
+    if separator and not rest.startswith("/"):  # ``sqlite:///path`` has no credentials
+        head, question, query = rest.partition("?")
+        credentials, at, host = head.rpartition("@")
+        user, colon, _password = credentials.partition(":")
+        if at and colon:
+            url = f"{scheme}://{user}:***@{host}{question}{query}"
+    return re.sub(r"(?i)(\bpassword=)[^&#\s]*", r"\1***", url)
 
 
 def dump_json(value: Any) -> bytes:
