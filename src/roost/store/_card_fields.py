@@ -31,7 +31,10 @@ CARD_FIELDS: dict[str, str] = {
     "training_data": "where the training data came from",
     "evaluation_data": "where the evaluation data came from",
     "monitoring": "how the model is watched in production",
-    "sensitive_fields": "input columns telemetry must hash (a list) or hash/drop (a mapping)",
+    "sensitive_fields": (
+        "input columns telemetry must hide: a list of names (hashed), "
+        "or a mapping of name to hash or drop"
+    ),
     "references": "papers, links",
     "citation": "how to cite it",
     "tags": "free labels",
