@@ -138,7 +138,8 @@ def serve_over_http(demo: Demo) -> None:
         taken = port
         port = serve_demo.free_port()
         print(f"Port {taken} is taken (another server is listening there); using port {port}.")
-    args = ("serve", f"iris@{ALIAS}", f"churn@{ALIAS}", "--port", str(port))
+    # --telemetry: every prediction is logged, and feedback is taken at /v1/feedback
+    args = ("serve", f"iris@{ALIAS}", f"churn@{ALIAS}", "--telemetry", "--port", str(port))
     print(f"\n$ {' '.join(('roost', *args))}", flush=True)
     with (
         serve_demo.interrupts_as_keyboard_interrupt(),
@@ -187,7 +188,9 @@ def show_examples(url: str, port: int) -> None:
         print(f"\n--- {example.title}{needs} ---\n{example.code(port).rstrip()}")
     print(
         f"\nchurn takes its 20 columns at {url}/v1/models/churn:predict and /v2/models/churn/infer."
-        f"\nAPI docs, with every model's schema, examples and a form to try it: {url}/docs",
+        f"\nAPI docs, with every model's schema, examples and a form to try it: {url}/docs"
+        "\nWhat was logged, with accuracy from the feedback and drift from the training data:"
+        "\n    roost telemetry report iris --html iris-telemetry.html",
         flush=True,
     )
 

@@ -117,7 +117,7 @@ CURL = Example(
 
 HTTPX = Example(
     key="httpx",
-    title="Python with httpx, KServe V1",
+    title="Python with httpx, KServe V1, then feedback",
     template="""\
 import httpx
 
@@ -129,7 +129,13 @@ response = httpx.post("$url/v1/models/iris:predict", json={"instances": rows})
 response.raise_for_status()
 for prediction in response.json()["predictions"]:
     print(prediction["label"], [round(p, 3) for p in prediction["probabilities"]])
-print("prediction id:", response.headers["x-prediction-id"])
+prediction_id = response.headers["x-prediction-id"]
+print("prediction id:", prediction_id)
+
+# later, once the truth is known: one true label per row of that request
+truth = {"prediction_id": prediction_id, "truth": ["setosa", "virginica"]}
+feedback = httpx.post("$url/v1/feedback", json=truth)
+print("feedback:", feedback.json()["results"][0]["status"])
 """,
     needs=("httpx",),
     install="pip install httpx",

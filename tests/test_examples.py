@@ -43,7 +43,7 @@ SPECIES = ("setosa", "versicolor", "virginica")
 #: the titles the demo gives its served examples (examples/serve_demo.py EXAMPLES)
 SERVED_EXAMPLES = (
     "curl, KServe V1",
-    "Python with httpx, KServe V1",
+    "Python with httpx, KServe V1, then feedback",
     "Python with tritonclient, Open Inference Protocol V2",
 )
 
@@ -184,13 +184,14 @@ def served_outputs(stdout: str) -> dict[str, str]:
 def assert_served_and_stopped(stdout: str) -> int:
     """The served examples printed predictions, and the server is gone; returns its port."""
     (port,) = re.findall(
-        r"^\$ roost serve iris@production churn@production --port (\d+)$", stdout, re.M
+        r"^\$ roost serve iris@production churn@production --telemetry --port (\d+)$", stdout, re.M
     )
     outputs = served_outputs(stdout)
     assert list(outputs) == list(SERVED_EXAMPLES), stdout
     for title, output in outputs.items():
         assert "skipped" not in output, f"{title}: {output}"
         assert any(species in output for species in SPECIES), f"{title}: {output}"
+    assert "feedback: recorded" in outputs["Python with httpx, KServe V1, then feedback"]
     assert f"http://127.0.0.1:{port}/docs" in stdout
     assert f'url="127.0.0.1:{port}"' in stdout  # the tritonclient snippet names the real port
     (pid,) = re.findall(r"roost serve is pid (\d+)", stdout)
