@@ -188,9 +188,7 @@ def show_examples(url: str, port: int) -> None:
         print(f"\n--- {example.title}{needs} ---\n{example.code(port).rstrip()}")
     print(
         f"\nchurn takes its 20 columns at {url}/v1/models/churn:predict and /v2/models/churn/infer."
-        f"\nAPI docs, with every model's schema, examples and a form to try it: {url}/docs"
-        "\nWhat was logged, with accuracy from the feedback and drift from the training data:"
-        "\n    roost telemetry report iris --html iris-telemetry.html",
+        f"\nAPI docs, with every model's schema, examples and a form to try it: {url}/docs",
         flush=True,
     )
 
@@ -240,6 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     heading("Done")
     print(
         f"The demo registry is {home}. Try:\n"
+        "  # what the server logged: latency, accuracy from the feedback, drift\n"
+        f"  ROOST_HOME={home} .venv/bin/roost telemetry report iris --html iris-telemetry.html\n"
         f"  ROOST_HOME={home} .venv/bin/roost models show iris@{ALIAS}"
     )
     return 0
