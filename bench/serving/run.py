@@ -74,6 +74,14 @@ def server_commands(port: int, workers: int, workdir: Path) -> dict[str, list[st
             "--telemetry-url",
             str(workdir / f"telemetry-{port}.sqlite3"),
         ],
+        # one request in ten logged: the mitigation docs/telemetry.md suggests
+        "roost + telemetry 10%": [
+            *roost,
+            "--telemetry-url",
+            str(workdir / f"telemetry-{port}.sqlite3"),
+            "--sample",
+            "0.1",
+        ],
         "bare uvicorn": [
             str(BIN / "uvicorn"),
             "bench.serving.bare_app:app",
