@@ -336,3 +336,43 @@ def test_each_sink_logs_predictions_and_stores_feedback_from_the_server(
         assert sorted(p.prediction_id for p, _ in sink.joined(model="iris")) == sorted(ids[:3])
     finally:
         sink.close()
+
+
+def test_tap_logs_no_inputs_when_the_sensitive_fields_cannot_be_read(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An old package with a malformed declaration: outputs are logged, inputs never are."""
+    from types import SimpleNamespace
+
+    from roost.serving._telemetry import PredictionTap
+    from roost.telemetry import PredictionLog
+    from roost.testing import FakeClock
+
+    class Memory:
+        url = "memory"
+
+        def __init__(self) -> None:
+            self.records: list[Any] = []
+
+        def write_predictions(self, records: Any) -> None:
+            self.records.extend(records)
+
+        def close(self) -> None:
+            pass
+
+    sink = Memory()
+    prediction_log = PredictionLog(sink)  # type: ignore[arg-type]
+    tap = PredictionTap(prediction_log, sink, FakeClock(), b"k" * 32)  # type: ignore[arg-type]
+    served = SimpleNamespace(
+        name="old",
+        version=3,
+        ref="old:3",
+        model=SimpleNamespace(metadata={"card": {"sensitive_fields": "email"}}),
+    )
+    for i in range(2):
+        tap.record(served, f"id{i}", "v1", [{"email": "a@b.c"}], [1], 0.001)  # type: ignore[arg-type]
+    assert prediction_log.flush(5)
+    assert [(r.inputs, r.outputs) for r in sink.records] == [([], [1]), ([], [1])]
+    assert caplog.text.count("its inputs are not logged") == 1
+    assert tap.recent == {}  # no training baseline: nothing kept for the drift gauges
+    prediction_log.close()

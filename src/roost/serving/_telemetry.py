@@ -9,7 +9,8 @@ decided first (``wants``), so an unsampled request costs one random number.
 from __future__ import annotations
 
 import logging
-from collections import Counter, defaultdict, deque
+from collections import Counter, deque
+from dataclasses import dataclass
 from typing import Any
 
 from roost.clock import Clock
@@ -63,12 +64,10 @@ class PredictionTap:
         self._hash_key = hash_key
         #: feedback items stored, by status (``recorded``, ``duplicate``), for the metrics
         self.feedback_counts: Counter[str] = Counter()
-        #: the last requests logged, per model, for the drift gauges (``_quality``)
-        self.recent: defaultdict[str, deque[PredictionRecord]] = defaultdict(
-            lambda: deque(maxlen=RECENT_RECORDS)
-        )
-        self._redactors: dict[tuple[str, int], Redactor | None] = {}
-        self._unreadable: set[str] = set()  # refs whose sensitive_fields could not be read
+        #: the last requests logged, per model with a training baseline, for the drift
+        #: gauges (``_quality``); a model without one has nothing to compare them with
+        self.recent: dict[str, deque[PredictionRecord]] = {}
+        self._versions: dict[tuple[str, int], _Version] = {}
 
     def redactor(self, served: ServedModel) -> Redactor | None:
         """The redactor of one served version, from its card's ``sensitive_fields``.
@@ -77,11 +76,23 @@ class PredictionTap:
             ConfigError: the declaration is malformed (saving refuses those; an older
                 package may still hold one).
         """
-        key = (served.name, served.version)
-        if key not in self._redactors:
-            declared = (served.model.metadata.get("card") or {}).get("sensitive_fields")
-            self._redactors[key] = Redactor.from_card(declared, self._hash_key)
-        return self._redactors[key]
+        declared = (served.model.metadata.get("card") or {}).get("sensitive_fields")
+        return Redactor.from_card(declared, self._hash_key)
+
+    def _version(self, served: ServedModel) -> _Version:
+        """What is logged of one served version, worked out on its first request."""
+        try:
+            redactor, readable = self.redactor(served), True
+        except ConfigError as exc:
+            # which fields are sensitive is unknown: log no inputs rather than leak one
+            log.error("telemetry: %s: %s; its inputs are not logged", served.ref, exc)
+            redactor, readable = None, False
+        recent = None
+        if served.model.metadata.get("baseline"):
+            recent = self.recent.setdefault(served.name, deque(maxlen=RECENT_RECORDS))
+        version = _Version(redactor, readable, recent)
+        self._versions[(served.name, served.version)] = version
+        return version
 
     def feedback_done(self, statuses: list[str]) -> None:
         """Count stored feedback items by status."""
@@ -100,28 +111,40 @@ class PredictionTap:
         try:
             if not self.log.wants(served.name):
                 return
-            inputs = rows_for_log(rows)
-            try:
-                redactor = self.redactor(served)
-            except ConfigError as exc:
-                # which fields are sensitive is unknown: log no inputs rather than leak one
-                if served.ref not in self._unreadable:
-                    self._unreadable.add(served.ref)
-                    log.error("telemetry: %s: %s; its inputs are not logged", served.ref, exc)
-                redactor, inputs = None, []
-            if redactor is not None:
-                inputs = redactor.rows(inputs)
+            version = self._versions.get((served.name, served.version))
+            if version is None:
+                version = self._version(served)
+            inputs = rows_for_log(rows) if version.readable else []
+            if version.redactor is not None:
+                inputs = version.redactor.rows(inputs)
             record = PredictionRecord(
-                prediction_id=prediction_id,
-                timestamp=self.clock.time() - latency_s,
-                model=served.name,
-                version=served.version,
-                protocol=protocol,
-                inputs=inputs,
-                outputs=outputs,
-                latency_ms=latency_s * 1000,
+                prediction_id,
+                self.clock.time() - latency_s,
+                served.name,
+                served.version,
+                protocol,
+                inputs,
+                outputs,
+                latency_s * 1000,
             )
             self.log.record(record)
-            self.recent[served.name].append(record)
+            if version.recent is not None:
+                version.recent.append(record)
         except Exception:  # telemetry never fails a request (STYLE.md §5)
             log.exception("telemetry: could not log prediction %s", prediction_id)
+
+
+@dataclass(frozen=True, slots=True)
+class _Version:
+    """What the tap does with the requests of one served version.
+
+    Attributes:
+        redactor: hashes or drops its sensitive fields; None when it declares none.
+        readable: False when its ``sensitive_fields`` could not be read: no inputs logged.
+        recent: where its last records are kept for the drift gauges; None without a
+            training baseline.
+    """
+
+    redactor: Redactor | None
+    readable: bool
+    recent: deque[PredictionRecord] | None
