@@ -94,6 +94,7 @@ class QualityMetrics:
         #: the server's telemetry, once the app has one
         self.tap: PredictionTap | None = None
         self._seen: dict[tuple[str, str], int] = {}
+        self._baselines: dict[str, Any] = {}  # package folder -> its baseline, or None
 
     def flush(self) -> None:
         """Add what the log and the feedback route counted since the last flush."""
@@ -117,6 +118,18 @@ class QualityMetrics:
                 counter.labels(label).inc(delta)
                 self._seen[(kind, label)] = total
 
+    def _baseline(self, model: ServedModel) -> Any:
+        """The package's training baseline (None without one), read once per package."""
+        path = str(model.model.path)
+        if path not in self._baselines:
+            relative = model.model.metadata.get("baseline")
+            self._baselines[path] = (
+                json.loads((model.model.path / relative).read_text(encoding="utf-8"))
+                if relative
+                else None
+            )
+        return self._baselines[path]
+
     def update(
         self,
         served: list[ServedModel],
@@ -137,7 +150,7 @@ class QualityMetrics:
                     self.mae.labels(*labels).set(overall.mae)
                 elif overall.accuracy is not None:
                     self.accuracy.labels(*labels).set(overall.accuracy)
-            baseline = _baseline(model)
+            baseline = self._baseline(model)
             records = [r for r in recent.get(model.name, []) if r.version == model.version]
             if baseline is None or not records:
                 continue
@@ -146,22 +159,6 @@ class QualityMetrics:
             for feature in (*drift.features, *drift.outputs):
                 if feature.psi is not None:
                     self.drift.labels(model.name, version, feature.name).set(feature.psi)
-
-
-_BASELINES: dict[str, Any] = {}
-
-
-def _baseline(model: ServedModel) -> Any:
-    """The package's training baseline (None without one), read once per package."""
-    path = str(model.model.path)
-    if path not in _BASELINES:
-        relative = model.model.metadata.get("baseline")
-        _BASELINES[path] = (
-            json.loads((model.model.path / relative).read_text(encoding="utf-8"))
-            if relative
-            else None
-        )
-    return _BASELINES[path]
 
 
 async def watch_quality(

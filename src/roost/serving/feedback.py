@@ -28,10 +28,12 @@ from starlette.routing import Route
 
 from roost.errors import Error
 from roost.serving._http import json_response, parse_json, read_body
-from roost.serving.errors import RETRY_AFTER_S, BadRequest, retry_headers, status_for
+from roost.serving.errors import RETRY_AFTER_S, BadRequest
+from roost.serving.protocols._routing import routes_for
 from roost.serving.protocols._tf_serving import json_type
+from roost.serving.protocols.kserve_v1 import error_body, error_response
 from roost.serving.state import ServerState
-from roost.telemetry import FeedbackRecord
+from roost.telemetry import DUPLICATE, RECORDED, FeedbackRecord
 
 __all__ = ["MAX_ITEMS", "openapi_paths", "parse_feedback", "routes"]
 
@@ -91,33 +93,25 @@ def parse_feedback(payload: Any, received_at: float) -> list[FeedbackRecord]:
 
 async def feedback(request: Request) -> Response:
     state = ServerState.of(request)
-    if request.method != "POST":
-        return json_response(
-            {"error": f"{request.method} /v1/feedback: expected POST"}, 405, {"Allow": "POST"}
-        )
     tap = state.telemetry
     if tap is None:
-        return json_response(
-            {
-                "error": "feedback: this server logs no predictions; start it with "
-                "`roost serve --telemetry` to collect feedback"
-            },
+        return error_body(
+            "feedback: this server logs no predictions; start it with "
+            "`roost serve --telemetry` to collect feedback",
             409,
         )
     try:
         body = await read_body(request, state.config.max_body_bytes)
         records = parse_feedback(parse_json(body), tap.clock.time())
     except Error as exc:
-        return json_response({"error": str(exc)}, status_for(exc), retry_headers(exc))
+        return error_response(exc)
     try:
         statuses = await anyio.to_thread.run_sync(tap.sink.write_feedback, records)
     except Exception as exc:  # the sink failed: the transaction did not commit, nothing is kept
         log.warning("feedback: %s could not store %d items: %s", tap.sink.url, len(records), exc)
-        return json_response(
-            {
-                "error": f"feedback: the telemetry sink could not store it ({type(exc).__name__}); "
-                "nothing was recorded, retry later"
-            },
+        return error_body(
+            f"feedback: the telemetry sink could not store it ({type(exc).__name__}); "
+            "nothing was recorded, retry later",
             503,
             {"Retry-After": str(RETRY_AFTER_S)},
         )
@@ -128,18 +122,16 @@ async def feedback(request: Request) -> Response:
     ]
     return json_response(
         {
-            "recorded": sum(s == "recorded" for s in statuses),
-            "duplicates": sum(s == "duplicate" for s in statuses),
+            "recorded": statuses.count(RECORDED),
+            "duplicates": statuses.count(DUPLICATE),
             "results": results,
         }
     )
 
 
 def routes() -> list[Route]:
-    return [
-        Route(path, feedback, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
-        for path in ("/v1/feedback", "/v1/feedback/")
-    ]
+    """``POST /v1/feedback`` (and with a trailing slash); a wrong method is a JSON 405."""
+    return routes_for((("/v1/feedback", "POST", feedback),), error_body, slash=True)
 
 
 def openapi_paths() -> dict[str, Any]:

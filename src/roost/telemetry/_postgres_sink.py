@@ -7,12 +7,12 @@ connection; one that breaks (a server restart) is dropped and the next call reco
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from roost.errors import TelemetryError
+from roost.telemetry._connections import ThreadConnections
 from roost.telemetry._sink import SqlSink, mask_password, one_line, schema
 
 __all__ = ["PostgresSink"]
@@ -61,10 +61,9 @@ class PostgresSink(SqlSink):
             ) from exc
         self._psycopg = psycopg
         self._dsn = url
-        self._local = threading.local()
-        self._connections: list[Any] = []
-        self._lock = threading.Lock()  # guards _connections and _closed
-        self._closed = False
+        self._connections: ThreadConnections[Any] = ThreadConnections(
+            self._connect, self.url, is_usable=lambda connection: not connection.closed
+        )
         with self._transaction(write=True) as cur:
             # CREATE TABLE IF NOT EXISTS races with itself in PostgreSQL: two processes
             # creating the tables at once both pass the check and one fails on a duplicate
@@ -73,29 +72,18 @@ class PostgresSink(SqlSink):
             for statement in schema("DOUBLE PRECISION"):
                 cur.execute(statement)
 
-    def _connection(self) -> Any:
-        connection = getattr(self._local, "connection", None)
-        if connection is not None and not connection.closed:
-            return connection
-        with self._lock:
-            if self._closed:
-                raise TelemetryError(f"telemetry sink {self.url} is closed")
-            try:
-                # autocommit: transactions are the explicit blocks below, never left open
-                connection = self._psycopg.connect(self._dsn, autocommit=True)
-            except self._psycopg.Error as exc:
-                raise TelemetryError(
-                    f"telemetry sink {self.url}: cannot connect ({one_line(exc)})"
-                ) from exc
-            self._connections.append(connection)
-        self._local.connection = connection
-        return connection
+    def _connect(self) -> Any:
+        try:
+            # autocommit: transactions are the explicit blocks below, never left open
+            return self._psycopg.connect(self._dsn, autocommit=True)
+        except self._psycopg.Error as exc:
+            raise TelemetryError(
+                f"telemetry sink {self.url}: cannot connect ({one_line(exc)})"
+            ) from exc
 
     @contextmanager
     def _transaction(self, *, write: bool, durable: bool = False) -> Iterator[_PostgresCursor]:
-        if self._closed:
-            raise TelemetryError(f"telemetry sink {self.url} is closed")
-        connection = self._connection()
+        connection = self._connections.get()
         try:
             with connection.transaction():
                 if durable:
@@ -105,20 +93,9 @@ class PostgresSink(SqlSink):
                 yield _PostgresCursor(connection)
         except self._psycopg.Error as exc:
             if connection.broken or connection.closed:
-                self._forget(connection)
+                self._connections.forget(connection)
             raise TelemetryError(f"telemetry sink {self.url}: {one_line(exc)}") from exc
-
-    def _forget(self, connection: Any) -> None:
-        with self._lock:
-            if connection in self._connections:
-                self._connections.remove(connection)
-        self._local.connection = None
-        connection.close()
 
     def close(self) -> None:
         """Close every thread's connection (idempotent)."""
-        with self._lock:
-            self._closed = True
-            connections, self._connections = self._connections, []
-        for connection in connections:
-            connection.close()
+        self._connections.close_all()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from roost.errors import TelemetryError
+from roost.telemetry._connections import ThreadConnections
 from roost.telemetry._sink import SqlSink, one_line, schema
 
 __all__ = ["SqliteSink"]
@@ -60,10 +60,7 @@ class SqliteSink(SqlSink):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
         self.url = f"sqlite:///{self.path}"
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()  # guards _connections and _closed
-        self._closed = False
+        self._connections = ThreadConnections(self._connect, self.url)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -88,23 +85,9 @@ class SqliteSink(SqlSink):
             raise TelemetryError(f"telemetry sink {self.url}: {one_line(exc)}") from exc
         return connection
 
-    def _connection(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is not None:
-            return connection
-        with self._lock:
-            if self._closed:
-                raise TelemetryError(f"telemetry sink {self.url} is closed")
-            connection = self._connect()
-            self._connections.append(connection)
-        self._local.connection = connection
-        return connection
-
     @contextmanager
     def _transaction(self, *, write: bool, durable: bool = False) -> Iterator[_SqliteCursor]:
-        if self._closed:
-            raise TelemetryError(f"telemetry sink {self.url} is closed")
-        connection = self._connection()
+        connection = self._connections.get()
         try:
             if write:
                 synchronous = "FULL" if durable else "NORMAL"
@@ -145,8 +128,4 @@ class SqliteSink(SqlSink):
 
     def close(self) -> None:
         """Close every thread's connection (idempotent)."""
-        with self._lock:
-            self._closed = True
-            connections, self._connections = self._connections, []
-        for connection in connections:
-            connection.close()
+        self._connections.close_all()

@@ -41,6 +41,7 @@ __all__ = [
     "TelemetryReport",
     "bucket_latencies",
     "choose_bucket_s",
+    "nearest_rank",
     "render_html",
 ]
 
@@ -184,7 +185,7 @@ def choose_bucket_s(span_s: float) -> float:
     return next((bucket for longest, bucket in _BUCKETS_S if span_s <= longest), _DAY_S)
 
 
-def _nearest_rank(ordered: Sequence[float], percent: int) -> float:
+def nearest_rank(ordered: Sequence[float], percent: int) -> float:
     """The nearest-rank percentile: the smallest value with ``percent``% of all at or below it."""
     rank = -(-percent * len(ordered) // 100)  # ceil in integers: no float rounding at edges
     return ordered[max(rank, 1) - 1]
@@ -224,7 +225,7 @@ LatencyPoint(start=60.0, requests=1, p50_ms=5.0, p99_ms=5.0)]
     points = []
     for start in sorted(buckets):
         ordered = sorted(buckets[start])
-        p50, p99 = _nearest_rank(ordered, 50), _nearest_rank(ordered, 99)
+        p50, p99 = nearest_rank(ordered, 50), nearest_rank(ordered, 99)
         points.append(LatencyPoint(start, len(ordered), p50, p99))
     return points
 

@@ -6,11 +6,10 @@ the same object, so the terminal and the HTML page never disagree.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from roost.telemetry._sink import Sink
+from roost.telemetry._sink import DEFAULT_LATE_AFTER_S, Sink
 from roost.telemetry.accuracy import REGRESSION, production_metrics
 from roost.telemetry.drift import DriftReport, FeatureDrift, drift_report
 from roost.telemetry.report import (
@@ -19,26 +18,10 @@ from roost.telemetry.report import (
     TelemetryReport,
     bucket_latencies,
     choose_bucket_s,
+    nearest_rank,
 )
 
-__all__ = ["DEFAULT_LATE_AFTER_S", "collect_report", "percentile"]
-
-#: feedback arriving later than this after its prediction counts as late
-DEFAULT_LATE_AFTER_S = 86_400.0
-
-
-def percentile(values: Sequence[float], percent: float) -> float | None:
-    """The nearest-rank percentile of ``values`` (None when empty), as the report uses.
-
-    Example:
-        >>> percentile([4.0, 1.0, 3.0, 2.0], 50)
-        2.0
-    """
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(percent / 100 * len(ordered)))
-    return ordered[rank - 1]
+__all__ = ["collect_report"]
 
 
 def _bars(drifts: Sequence[FeatureDrift]) -> list[DriftBar]:
@@ -77,7 +60,7 @@ def collect_report(
     notes: list[str] = []
     start = since if since is not None else (records[0].timestamp if records else until)
     bucket_s = choose_bucket_s(max(until - start, 1.0))
-    latencies = [record.latency_ms for record in records]
+    latencies = sorted(record.latency_ms for record in records)
     metrics = production_metrics(pairs, window_s=bucket_s, task=task)
     regression = metrics.task == REGRESSION
     accuracy = [
@@ -112,8 +95,8 @@ def collect_report(
         generated_at=now,
         requests=len(records),
         rows=sum(record.n_rows for record in records),
-        latency_p50_ms=percentile(latencies, 50),
-        latency_p99_ms=percentile(latencies, 99),
+        latency_p50_ms=nearest_rank(latencies, 50) if latencies else None,
+        latency_p99_ms=nearest_rank(latencies, 99) if latencies else None,
         latency=bucket_latencies([(r.timestamp, r.latency_ms) for r in records], bucket_s),
         accuracy_metric="mae" if regression else "accuracy",
         accuracy=accuracy,

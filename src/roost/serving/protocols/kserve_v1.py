@@ -39,7 +39,8 @@ def error_response(exc: Error) -> Response:
     return json_response({"error": str(exc)}, status_for(exc), retry_headers(exc))
 
 
-def _error(message: str, status: int, headers: Mapping[str, str] | None = None) -> Response:
+def error_body(message: str, status: int, headers: Mapping[str, str] | None = None) -> Response:
+    """``{"error": message}``: the error body of KServe V1, which ``/v1/feedback`` shares."""
     return json_response({"error": message}, status, headers)
 
 
@@ -105,12 +106,12 @@ async def explain(request: Request) -> Response:
         served = ServerState.of(request).repository.get(request.path_params["name"])
     except Error as exc:
         return error_response(exc)
-    return _error(f"model {served.name!r} has no explainer: :explain is not implemented", 501)
+    return error_body(f"model {served.name!r} has no explainer: :explain is not implemented", 501)
 
 
 async def unknown_verb(request: Request) -> Response:
     verb = request.path_params["verb"]
-    return _error(
+    return error_body(
         f"POST /v1/models/{request.path_params['name']}:{verb}: unknown verb {verb!r} "
         f"(expected {' or '.join(_VERBS)})",
         404,
@@ -129,4 +130,4 @@ _ENDPOINTS: tuple[tuple[str, str, Endpoint], ...] = (
 
 def routes() -> list[Route]:
     """The V1 routes, each also with a trailing slash; a wrong method is a JSON 405."""
-    return routes_for(_ENDPOINTS, _error, slash=True)
+    return routes_for(_ENDPOINTS, error_body, slash=True)
