@@ -56,7 +56,7 @@ READS_FROM: dict[str, frozenset[str]] = {
     "model": frozenset(),
     "store": frozenset({"model"}),
     "facade": frozenset({"model", "store"}),
-    "compose": frozenset({"model"}),
+    "compose": frozenset({"model", "store"}),
     "features": frozenset({"model", "store"}),
     "telemetry": frozenset({"model"}),
     "serving": frozenset({"model", "store", "compose", "features", "telemetry"}),

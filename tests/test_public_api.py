@@ -15,6 +15,7 @@ import pytest
 
 FACADES = [
     "roost",
+    "roost.compose",
     "roost.errors",
     "roost.model",
     "roost.serving",

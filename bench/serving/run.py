@@ -7,8 +7,13 @@ Run from the repository root (needs wrk: ``apt-get install wrk``)::
 For each server (each started with the same number of worker processes on
 127.0.0.1), each model (``small``, ``forest``) and each concurrency (1, 16, 64), wrk
 sends single-row KServe V1 JSON requests for ``--duration`` seconds after a short
-warm-up. It reports requests/s, p50 and p99 latency and the server's resident memory
-(all of its processes), as a Markdown table; results go in docs/benchmarks.md.
+warm-up. It reports requests/s, p50 and p99 latency, the server's CPU time per request
+and its resident memory (all of its processes), as a Markdown table; results go in
+docs/benchmarks.md.
+
+CPU time per request is the steadier figure on a shared machine: a neighbour's burst
+takes cores away from the server, which lowers its requests/s, but it hardly changes
+how much CPU the server spends on each request it does answer.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ class Result:
     p99_ms: float
     errors: int
     rss_mib: float
+    cpu_us_per_request: float
 
 
 def free_port() -> int:
@@ -106,8 +112,8 @@ def server_commands(port: int, workers: int, workdir: Path) -> dict[str, list[st
     }
 
 
-def rss_mib(pid: int) -> float:
-    """Resident memory of a process and all its descendants, in MiB."""
+def process_tree(pid: int) -> list[int]:
+    """A process and all its descendants (a server's master and workers)."""
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -115,11 +121,18 @@ def rss_mib(pid: int) -> float:
         except OSError:
             continue
         children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    total_kib = 0
-    todo = [pid]
+    tree, todo = [], [pid]
     while todo:
         current = todo.pop()
+        tree.append(current)
         todo.extend(children.get(current, []))
+    return tree
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MiB."""
+    total_kib = 0
+    for current in process_tree(pid):
         try:
             status = Path(f"/proc/{current}/status").read_text()
         except OSError:
@@ -127,6 +140,18 @@ def rss_mib(pid: int) -> float:
         match = re.search(r"VmRSS:\s+(\d+) kB", status)
         total_kib += int(match.group(1)) if match else 0
     return total_kib / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time used so far by a process and all its live descendants."""
+    ticks = 0
+    for current in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (stat fields 14 and 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def wait_ready(url: str, body: bytes, timeout_s: float = 60) -> None:
@@ -153,7 +178,7 @@ def _ms(text: str) -> float:
 
 def run_wrk(
     url: str, body: bytes, concurrency: int, duration_s: int
-) -> tuple[float, float, float, int]:
+) -> tuple[float, float, float, int, int]:
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(
         'wrk.method = "POST"\n'
@@ -178,6 +203,7 @@ def run_wrk(
     ).stdout
     script.unlink()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     # anchored: "89.50%" in the thread stats above must not pass for the 50th percentile
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
@@ -186,7 +212,7 @@ def run_wrk(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
     )
     failures = (int(bad.group(1)) if bad else 0) + (sum(map(int, errors.groups())) if errors else 0)
-    return rps, p50, p99, failures
+    return rps, p50, p99, failures, requests
 
 
 def measure_servers(
@@ -216,7 +242,11 @@ def measure_servers(
                 wait_ready(url, body)
                 run_wrk(url, body, 16, args.warmup)
                 for concurrency in args.concurrency:
-                    rps, p50, p99, failures = run_wrk(url, body, concurrency, args.duration)
+                    cpu_before = cpu_seconds(process.pid)
+                    rps, p50, p99, failures, requests = run_wrk(
+                        url, body, concurrency, args.duration
+                    )
+                    cpu_s = cpu_seconds(process.pid) - cpu_before
                     result = Result(
                         server,
                         model.name,
@@ -226,11 +256,13 @@ def measure_servers(
                         p99,
                         failures,
                         rss_mib(process.pid),
+                        cpu_s / max(requests, 1) * 1e6,
                     )
                     results.append(result)
                     print(
                         f"{server:18} {model.name:7} c={concurrency:<3} {rps:9.0f} req/s  "
                         f"p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  errors {failures}  "
+                        f"cpu {result.cpu_us_per_request:5.0f} us/req  "
                         f"rss {result.rss_mib:6.0f} MiB",
                         flush=True,
                     )
@@ -260,6 +292,7 @@ def median_results(results: list[Result]) -> list[Result]:
             statistics.median(r.p99_ms for r in rounds),
             sum(r.errors for r in rounds),
             max(r.rss_mib for r in rounds),
+            statistics.median(r.cpu_us_per_request for r in rounds),
         )
         for (server, model, concurrency), rounds in groups.items()
     ]
@@ -302,12 +335,16 @@ def main() -> None:
         results.extend(measure_servers(args, workdir, models, env))
     results = median_results(results)
     print()
-    print("| model | concurrency | server | req/s | p50 ms | p99 ms | errors | server RSS MiB |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| model | concurrency | server | req/s | p50 ms | p99 ms | errors "
+        "| server CPU µs/req | server RSS MiB |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in sorted(results, key=lambda r: (r.model, r.concurrency)):
         print(
             f"| {r.model} | {r.concurrency} | {r.server} | {r.requests_per_s:.0f} | "
-            f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {r.rss_mib:.0f} |"
+            f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {r.cpu_us_per_request:.0f} | "
+            f"{r.rss_mib:.0f} |"
         )
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))

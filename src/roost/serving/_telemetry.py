@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,7 +91,10 @@ class PredictionTap:
         recent = None
         if served.model.metadata.get("baseline"):
             recent = self.recent.setdefault(served.name, deque(maxlen=RECENT_RECORDS))
-        version = _Version(redactor, readable, recent)
+        is_composite = (served.model.metadata.get("flavor") or {}).get("name") == "composite"
+        version = _Version(
+            redactor, readable, recent, served.model.path_of if is_composite else None
+        )
         self._versions[(served.name, served.version)] = version
         return version
 
@@ -126,6 +130,7 @@ class PredictionTap:
                 inputs,
                 outputs,
                 latency_s * 1000,
+                version.path_of(outputs) if version.path_of is not None else None,
             )
             self.log.record(record)
             if version.recent is not None:
@@ -143,8 +148,11 @@ class _Version:
         readable: False when its ``sensitive_fields`` could not be read: no inputs logged.
         recent: where its last records are kept for the drift gauges; None without a
             training baseline.
+        path_of: for a composite, which of its members answered a request; None for
+            any other model.
     """
 
     redactor: Redactor | None
     readable: bool
     recent: deque[PredictionRecord] | None
+    path_of: Callable[[list[Any]], list[str] | None] | None

@@ -178,12 +178,16 @@ def build_package(
             f"the model failed on its own example: {type(exc).__name__}: {exc}"
         ) from exc
     output_rows = rows_from_outputs(outputs, n_rows)
-    final = Signature(
-        inputs=inputs,
-        outputs=signature.outputs
-        if signature
-        else infer_outputs(outputs, flavor.labels(obj, options)),
-    )
+    # a flavor that knows its outputs better than a look at them (a composite's route
+    # outputs carry descriptions) says so, as ONNX does for its inputs
+    output_override = getattr(flavor, "output_specs", None)
+    if signature:
+        output_specs = signature.outputs
+    elif output_override:
+        output_specs = output_override(obj)
+    else:
+        output_specs = infer_outputs(outputs, flavor.labels(obj, options))
+    final = Signature(inputs=inputs, outputs=output_specs)
 
     for folder in ("artifacts", "examples", "eval", "env"):
         (staging / folder).mkdir(parents=True, exist_ok=True)

@@ -129,6 +129,10 @@ class PackagedModel:
         others, then merges the validated batches into one ``predict_validated`` call.
         """
         self._require_loaded()
+        if self.flavor_.name == "composite":
+            # a composite may check more than its signature (guardrails that reject a
+            # request), and must do it here, before requests are merged into one batch
+            return self.model_.validate(batch)
         if self.signature_.kind == "columns":
             block = float_row_block(self.signature_.inputs, batch)  # type: ignore[arg-type]
             if block is not None:
@@ -148,6 +152,17 @@ class PackagedModel:
         except Exception as exc:  # a framework's own failure becomes a roost error with context
             raise ModelError(f"model {self.ref} failed: {type(exc).__name__}: {exc}") from exc
         return rows_from_outputs(outputs, n_rows)
+
+    def path_of(self, outputs: list[Any]) -> list[str] | None:
+        """For a composite, the members that answered a request whose rows gave ``outputs``.
+
+        None for a model that is not a composite. Telemetry logs it with the request.
+        """
+        self._require_loaded()
+        if self.flavor_.name != "composite":
+            return None
+        path: list[str] = self.model_.path_of(outputs)
+        return path
 
     def predict_one(self, row: Rows) -> Any:
         """Predict a single row (a dict, or one row of values) and return its output."""

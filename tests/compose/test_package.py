@@ -1,0 +1,115 @@
+"""A composite saved as one package: pins its members, loads in library mode, passes check_model."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import roost
+from roost.compose import Cascade, live
+from roost.errors import ConfigError, IntegrityError, ModelNotFound
+from roost.store import Registry
+from roost.testing import check_model
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """A registry with ``fast:1`` (logistic regression), ``slow:1`` (a forest) and
+    ``cascade:1`` over them, built once; tests work on copies."""
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    home = tmp_path_factory.mktemp("compose-package") / "home"
+    registry = Registry(home)
+    x, y = make_classification(n_samples=600, n_features=6, random_state=3)
+    registry.save(LogisticRegression().fit(x, y), "fast", example=x[:5])
+    registry.save(RandomForestClassifier(30, random_state=0).fit(x, y), "slow", example=x[:5])
+    cascade = Cascade(registry.model("fast:1"), registry.model("slow:1"), threshold=0.9)
+    registry.save(cascade, "cascade", example=x[:5], data={"train": (x, y)})
+    return home, x
+
+
+@pytest.fixture
+def registry(built: tuple[Path, Any], tmp_path: Path) -> Registry:
+    home = tmp_path / "home"
+    shutil.copytree(built[0], home)
+    return Registry(home)
+
+
+def test_the_package_pins_each_member_by_name_version_and_digest(registry: Registry) -> None:
+    flavor = registry.load("cascade:1").metadata["flavor"]
+    assert flavor["name"] == "composite"
+    assert flavor["options"]["kind"] == "cascade"
+    pins = flavor["options"]["members"]
+    assert pins == {
+        "fast": {"name": "fast", "version": 1, "digest": registry.resolve("fast:1").digest},
+        "slow": {"name": "slow", "version": 1, "digest": registry.resolve("slow:1").digest},
+    }
+
+
+def test_the_loaded_package_predicts_as_the_cascade_it_was_saved_from(
+    registry: Registry, built: tuple[Path, Any]
+) -> None:
+    x = built[1]
+    cascade = Cascade(registry.model("fast:1"), registry.model("slow:1"), threshold=0.9)
+    cascade.load()
+    loaded = registry.load("cascade:1")
+    assert loaded.predict(x[:50]) == cascade.predict(x[:50])
+    phases = {row["phase"] for row in loaded.predict(x)}
+    assert phases == {"fast", "slow"}  # both paths are exercised by these rows
+    assert [s.name for s in loaded.signature.outputs] == ["label", "probabilities", "phase"]
+    assert loaded.signature.outputs[2].description  # the route output says what it means
+
+
+def test_a_composite_package_passes_check_model(registry: Registry) -> None:
+    check_model(registry.model("cascade:1"))
+
+
+def test_library_mode_loads_a_composite(
+    registry: Registry, built: tuple[Path, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ROOST_HOME", str(registry.home))
+    model = roost.load("cascade:latest")
+    assert len(model.predict(built[1][:3])) == 3
+
+
+def test_path_of_names_the_members_that_answered(
+    registry: Registry, built: tuple[Path, Any]
+) -> None:
+    loaded = registry.load("cascade:1")
+    outputs = loaded.predict(built[1])
+    assert loaded.path_of(outputs) == ["fast", "slow"]
+    assert registry.load("fast:1").path_of(outputs) is None  # not a composite
+
+
+def test_a_deleted_member_stops_the_composite_from_loading_with_a_clear_error(
+    registry: Registry,
+) -> None:
+    registry.delete("slow:1")
+    with pytest.raises(ModelNotFound, match=r"member 'slow' is slow:1, which is not in this"):
+        registry.load("cascade:1")
+
+
+def test_a_tampered_member_is_refused(registry: Registry) -> None:
+    artifact = next((registry.root / "fast" / "1" / "artifacts").iterdir())
+    artifact.write_bytes(artifact.read_bytes() + b"\0")
+    with pytest.raises(IntegrityError):
+        registry.load("cascade:1")
+
+
+def test_an_unregistered_member_cannot_be_saved_and_the_error_says_how(
+    registry: Registry, built: tuple[Path, Any]
+) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    x = built[1]
+    y = (x[:, 0] > 0).astype(int)
+    in_memory = live(LogisticRegression().fit(x, y), example=x[:5])
+    cascade = Cascade(in_memory, registry.model("slow:1"))
+    with pytest.raises(ConfigError, match=r"member 'fast'.*register it first"):
+        registry.save(cascade, "unsaved", example=x[:5])
+    assert "unsaved" not in [m.name for m in registry.list()]
