@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,10 @@ ROWS = [{"row": i} for i in range(4)]
 
 
 class Answers:
-    """A Model that answers fixed outputs: row ``i`` of the request gets ``answers[row]``."""
+    """A Model that answers fixed outputs: row ``i`` of the request gets ``answers[row]``.
+
+    It raises on every batch when ``fail``, and on a batch holding a row of ``fail_on``.
+    """
 
     example = ROWS
 
@@ -32,10 +37,14 @@ class Answers:
         *,
         proba: bool = True,
         fail: bool = False,
+        fail_on: Collection[int] = (),
         labels: tuple[str, ...] = LABELS,
     ) -> None:
         self.answers = answers
         self.fail = fail
+        self.fail_on = set(fail_on)
+        #: the rows of each call, in order
+        self.calls: list[list[int]] = []
         first = answers[0]
         if isinstance(first, float):
             outputs: tuple[OutputSpec, ...] = (OutputSpec("prediction", "float64"),)
@@ -64,33 +73,40 @@ class Answers:
         if not self._loaded:
             raise NotLoadedError("Answers is not loaded")
         rows = self.signature.validate(batch)["row"].tolist()
+        self.calls.append(rows)
         if self.fail:
             raise RuntimeError("member is down")
+        if self.fail_on & set(rows):
+            raise RuntimeError(f"rows {sorted(self.fail_on & set(rows))} are out of range")
         return [self.answers[i] for i in rows]
 
 
-def classifier(labels: str, probabilities: list[list[float]]) -> Answers:
+def classifier(labels: str, probabilities: list[list[float]], **settings: Any) -> Answers:
     """One letter per row (c, d, e) and the probabilities of that row."""
     names = {"c": "cat", "d": "dog", "e": "eel"}
     return Answers(
         [
             {"label": names[a], "probabilities": p}
             for a, p in zip(labels, probabilities, strict=True)
-        ]
+        ],
+        **settings,
     )
 
 
-def three_classifiers() -> dict[str, Model]:
+#: the probabilities each of the three classifiers gives rows 0 to 3
+PROBABILITIES = {
+    "a": [[0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7], [0.4, 0.3, 0.3]],
+    "b": [[0.5, 0.4, 0.1], [0.1, 0.3, 0.6], [0.2, 0.2, 0.6], [0.3, 0.4, 0.3]],
+    "c": [[0.3, 0.6, 0.1], [0.1, 0.8, 0.1], [0.5, 0.1, 0.4], [0.1, 0.1, 0.8]],
+}
+
+
+def three_classifiers(**fail_on: Collection[int]) -> dict[str, Model]:
+    """Classifiers a, b and c; ``b={1, 3}`` makes b raise on a batch holding row 1 or 3."""
+    letters = {"a": "cdec", "b": "ceed", "c": "ddce"}
     return {
-        "a": classifier(
-            "cdec", [[0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7], [0.4, 0.3, 0.3]]
-        ),
-        "b": classifier(
-            "ceed", [[0.5, 0.4, 0.1], [0.1, 0.3, 0.6], [0.2, 0.2, 0.6], [0.3, 0.4, 0.3]]
-        ),
-        "c": classifier(
-            "ddce", [[0.3, 0.6, 0.1], [0.1, 0.8, 0.1], [0.5, 0.1, 0.4], [0.1, 0.1, 0.8]]
-        ),
+        name: classifier(letters[name], PROBABILITIES[name], fail_on=fail_on.get(name, ()))
+        for name in letters
     }
 
 
@@ -277,6 +293,103 @@ def test_answer_from_rest_leaves_the_failed_member_out_and_says_so() -> None:
         "failed", "string", description="members that failed, comma-joined"
     )
     check_model(ensemble, rows=ROWS)
+
+
+def test_answer_from_rest_leaves_a_member_out_of_only_the_rows_it_fails_on() -> None:
+    """b fails on rows 1 and 3 of the batch: rows 0 and 2 keep it, as if alone."""
+    ensemble = loaded(
+        Ensemble(three_classifiers(b={1, 3}), method="mean", on_error="answer_from_rest")
+    )
+    outputs = ensemble.predict(ROWS)
+    assert [row["failed"] for row in outputs] == ["", "b", "", "b"]
+    p = PROBABILITIES
+    expected = [
+        np.mean([p["a"][0], p["b"][0], p["c"][0]], axis=0),  # (0.467, 0.433, 0.1)
+        np.mean([p["a"][1], p["c"][1]], axis=0),  # (0.15, 0.75, 0.1)
+        np.mean([p["a"][2], p["b"][2], p["c"][2]], axis=0),  # (0.267, 0.167, 0.567)
+        np.mean([p["a"][3], p["c"][3]], axis=0),  # (0.25, 0.2, 0.55)
+    ]
+    assert np.allclose([row["probabilities"] for row in outputs], expected)
+    assert [row["label"] for row in outputs] == ["cat", "dog", "eel", "eel"]
+    assert ensemble.predict([ROWS[0], ROWS[2]]) == [outputs[0], outputs[2]]
+    assert ensemble.path_of(outputs) == ["a", "b", "c"]  # b answered rows 0 and 2
+
+
+def test_answer_from_rest_votes_each_row_over_the_members_that_answered_it() -> None:
+    """Row 2 without a is a tie of eel (b) and cat (c), which c's probabilities break."""
+    ensemble = loaded(
+        Ensemble(three_classifiers(a={2}), method="vote", on_error="answer_from_rest")
+    )
+    outputs = ensemble.predict(ROWS)
+    assert [row["label"] for row in outputs] == ["cat", "dog", "eel", "eel"]
+    assert [row["failed"] for row in outputs] == ["", "", "a", ""]
+    # row 2: b (0.2, 0.2, 0.6) + c (0.5, 0.1, 0.4), over 2; eel 0.5 beats cat 0.35
+    assert outputs[2]["probabilities"] == pytest.approx([0.35, 0.15, 0.5])
+
+
+def test_answer_from_rest_member_down_on_every_row_warns_once_per_batch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A member that is down is tried on the batch, then on each row alone: one warning."""
+    ensemble = with_failing_member(on_error="answer_from_rest", min_members=2)
+    down = ensemble.members["b"]
+    assert isinstance(down, Answers)
+    with caplog.at_level(logging.WARNING, logger="roost.compose.ensemble"):
+        outputs = ensemble.predict(ROWS)
+    assert [row["failed"] for row in outputs] == ["b"] * 4
+    p = PROBABILITIES
+    expected = [np.mean([p["a"][i], p["c"][i]], axis=0) for i in range(4)]
+    assert np.allclose([row["probabilities"] for row in outputs], expected)
+    assert ensemble.path_of(outputs) == ["a", "c"]
+    assert down.calls == [[0, 1, 2, 3], [0], [1], [2], [3]]
+    assert [r.getMessage() for r in caplog.records] == [
+        "ensemble member 'b' failed on 4 of 4 rows, answering them from the rest: "
+        "RuntimeError: member is down"
+    ]
+
+
+def test_answer_from_rest_row_too_few_members_answered_raises_naming_the_row() -> None:
+    ensemble = loaded(
+        Ensemble(
+            three_classifiers(a={2}, b={2, 3}),
+            method="mean",
+            on_error="answer_from_rest",
+            min_members=2,
+        )
+    )
+    assert [row["failed"] for row in ensemble.predict(ROWS[:2])] == ["", ""]
+    with pytest.raises(
+        ModelError,
+        match=r"ensemble row 2 \(of 4, from 0\): 1 of 3 members answered, expected at least 2 "
+        r"\(failed: 'a': RuntimeError: rows \[2\] are out of range; "
+        r"'b': RuntimeError: rows \[2\] are out of range\)",
+    ):
+        ensemble.predict(ROWS)
+
+
+def test_custom_aggregation_runs_once_per_group_of_rows_with_the_same_members() -> None:
+    seen: list[list[str]] = []
+
+    def highest(outputs_by_member: dict[str, dict[str, list[Any]]]) -> dict[str, list[Any]]:
+        seen.append(list(outputs_by_member))
+        return {"high": spread(outputs_by_member)["high"]}
+
+    members: dict[str, Model] = {
+        "a": Answers([1.0, 2.0, 0.0, 5.0]),
+        "b": Answers([3.0, 1.0, 9.0, 4.0], fail_on={2}),
+    }
+    declared = [OutputSpec("high", "float64")]
+    ensemble = loaded(
+        Ensemble(members, method=highest, outputs=declared, on_error="answer_from_rest")
+    )
+    outputs = ensemble.predict(ROWS)
+    assert outputs == [
+        {"high": 3.0, "failed": ""},
+        {"high": 2.0, "failed": ""},
+        {"high": 0.0, "failed": "b"},
+        {"high": 5.0, "failed": ""},
+    ]
+    assert seen == [["a", "b"], ["a"]]
 
 
 def test_answer_from_rest_says_nothing_failed_when_all_answer() -> None:

@@ -86,10 +86,11 @@ def test_path_of_names_the_members_that_answered(
     assert registry.load("fast:1").path_of(outputs) is None  # not a composite
 
 
-def test_a_deleted_member_stops_the_composite_from_loading_with_a_clear_error(
+def test_a_missing_member_stops_the_composite_from_loading_with_a_clear_error(
     registry: Registry,
 ) -> None:
-    registry.delete("slow:1")
+    # delete refuses a pinned member; a registry copied without it gets here
+    shutil.rmtree(registry.root / "slow" / "1")
     with pytest.raises(ModelNotFound, match=r"member 'slow' is slow:1, which is not in this"):
         registry.load("cascade:1")
 
@@ -113,3 +114,58 @@ def test_an_unregistered_member_cannot_be_saved_and_the_error_says_how(
     with pytest.raises(ConfigError, match=r"member 'fast'.*register it first"):
         registry.save(cascade, "unsaved", example=x[:5])
     assert "unsaved" not in [m.name for m in registry.list()]
+
+
+def test_a_pinned_member_cannot_be_deleted_while_the_composite_exists(
+    registry: Registry,
+) -> None:
+    from roost.errors import VersionConflict
+
+    assert [str(v) for v in registry.dependents("fast:1")] == ["cascade:1"]
+    with pytest.raises(VersionConflict, match=r"'fast' version 1 is pinned by cascade:1"):
+        registry.delete("fast:1")
+    registry.delete("cascade:1")
+    registry.delete("fast:1")  # nothing pins it any more
+
+
+def test_importing_a_composite_needs_its_members_first(registry: Registry, tmp_path: Path) -> None:
+    archive = registry.export("cascade:1", tmp_path)
+    members = {name: registry.export(f"{name}:1", tmp_path) for name in ("fast", "slow")}
+    other = Registry(tmp_path / "other")
+    with pytest.raises(ModelNotFound, match=r"it pins fast:1, which is not in this registry"):
+        other.import_(archive)
+    assert other.list() == []  # nothing was claimed
+    for path in members.values():
+        other.import_(path)
+    other.import_(archive)
+    check_model(other.model("cascade:1"))
+
+
+def test_a_nested_unregistered_composite_is_stored_inline(
+    registry: Registry, built: tuple[Path, Any]
+) -> None:
+    from roost.compose import Fallback, Guarded, Override
+
+    x = built[1]
+    cascade = Cascade(registry.model("fast:1"), registry.model("slow:1"), threshold=0.9)
+    guarded = Guarded(
+        cascade,
+        [Override(when="phase == 'slow'", set={"label": 0}, name="unsure_is_negative")],
+        Fallback(value={"label": 0, "probabilities": [1.0, 0.0], "phase": "fallback"}),
+    )
+    registry.save(guarded, "guarded-cascade", example=x[:5])
+    loaded = registry.load("guarded-cascade:1")
+    assert loaded.predict(x[:40]) == guarded.predict(x[:40])
+    pins = loaded.metadata["flavor"]["options"]["members"]
+    assert pins["model"]["composite"] == "cascade"
+    assert set(pins["model"]["members"]) == {"fast", "slow"}
+    assert {(p["name"], p["version"]) for p in loaded.metadata["depends_on"]} == {
+        ("fast", 1),
+        ("slow", 1),
+    }
+    outputs = loaded.predict(x)
+    slow_rows = [row for row in outputs if row["phase"] == "slow"]
+    assert slow_rows and all(r["label"] == 0 for r in slow_rows)
+    assert all(r["rules"] == "unsure_is_negative" for r in slow_rows)
+    assert loaded.path_of(outputs)[-1] == "rule:unsure_is_negative"
+    check_model(registry.model("guarded-cascade:1"))

@@ -347,6 +347,41 @@ def test_batcher_runs_a_quick_model_on_the_event_loop_after_its_first_batch() ->
     run(scenario)
 
 
+def test_batcher_runs_a_slow_model_on_one_thread_of_its_own() -> None:
+    """OpenMP starts a thread team per calling thread: each model's batches come from one.
+
+    Two models predict at the same time, ten times. From a shared pool their calls
+    would land on whichever thread is free (so each model on both threads, about
+    certainly); with a thread per batcher, each keeps its own.
+    """
+
+    async def scenario() -> None:
+        clock = FakeClock()
+        together = threading.Barrier(2, timeout=5)
+        threads: dict[str, set[int]] = {"a": set(), "b": set()}
+
+        def model(name: str) -> Callable[[Any], list[Any]]:
+            def predict(batch: Any) -> list[Any]:
+                threads[name].add(threading.get_ident())
+                together.wait()  # both models are in a thread at once
+                clock.advance(0.005)  # each batch takes 5 ms: too long for the event loop
+                return [0] * len(batch)
+
+            return predict
+
+        batchers = [Batcher(model(n), BatchingConfig(4, 0), clock=clock, name=n) for n in "ab"]
+        for i in range(10):
+            answers = await asyncio.gather(*(b.submit(rows(i), 1) for b in batchers))
+            assert answers == [[0], [0]]
+        assert [len(ids) for ids in threads.values()] == [1, 1]
+        assert threads["a"] != threads["b"]
+        assert threading.get_ident() not in threads["a"] | threads["b"]
+        for batcher in batchers:
+            await batcher.close()
+
+    run(scenario)
+
+
 def test_batcher_submit_times_out_and_drops_the_request() -> None:
     async def scenario() -> None:
         release = threading.Event()

@@ -31,10 +31,19 @@ import ast
 import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from roost.errors import ConfigError, ModelError
+from roost.compose._condition import (
+    Condition,
+    Fn,
+    combine,
+    compare_present,
+    is_in,
+    is_missing,
+    numpy_op,
+    truth,
+)
+from roost.errors import ConfigError
 
 __all__ = ["KINDS", "Condition", "compile_condition"]
 
@@ -47,7 +56,6 @@ MAX_LENGTH = 1000
 MAX_DEPTH = 50
 _INT64_MAX = 2**63 - 1
 
-_Fn = Callable[[Mapping[str, Any]], Any]
 _ORDERING = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge}
 _ARITHMETIC = {ast.Add: "add", ast.Sub: "subtract", ast.Mult: "multiply", ast.Div: "true_divide"}
 _FORBIDDEN_OPERATORS = {
@@ -80,46 +88,6 @@ _KIND_WORDS = dict(
 )
 # a string literal, kept as is, or a backtick-quoted name
 _QUOTED = re.compile(r"(\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*')|`([^`\n]+)`")
-
-
-@dataclass(frozen=True, slots=True)
-class Condition:
-    """A compiled condition: which names it reads, and a vectorised test over a batch.
-
-    Attributes:
-        text: the condition as written.
-        names: the input columns and outputs it reads.
-    """
-
-    text: str
-    names: frozenset[str]
-    test: _Fn = field(repr=False, compare=False)
-
-    def evaluate(self, columns: Mapping[str, Any], n_rows: int) -> Any:
-        """The condition for each row: a numpy bool array of ``n_rows`` entries.
-
-        Args:
-            columns: each name the condition reads, one value per row (a list, a numpy
-                array or a pandas Series).
-            n_rows: the number of rows.
-
-        Raises:
-            ModelError: a name is missing from ``columns``, or values of an unexpected
-                type could not be compared.
-        """
-        import numpy as np
-
-        env = {}
-        for name in self.names:
-            if name not in columns:
-                raise ModelError(f"condition {self.text!r}: no values for {name!r}")
-            env[name] = _column(self.text, name, columns[name], n_rows)
-        try:
-            with np.errstate(all="ignore"):  # x / 0 is inf (or NaN), and inf compares fine
-                result = self.test(env)
-        except (TypeError, ValueError) as exc:
-            raise ModelError(f"condition {self.text!r} failed on this batch: {exc}") from exc
-        return np.broadcast_to(_truth(result), (n_rows,)).copy()
 
 
 def compile_condition(
@@ -213,7 +181,7 @@ class _Compiler:
             needs = " or ".join(_KIND_WORDS[k] for k in allowed)
             raise self.fail(node, f"{what} needs {needs}, got {_KIND_WORDS[kind]}")
 
-    def compile(self, node: ast.AST) -> tuple[str, _Fn]:
+    def compile(self, node: ast.AST) -> tuple[str, Fn]:
         if isinstance(node, ast.Constant):
             value = _literal(self, node)
             return _kind_of_literal(value), lambda env: value
@@ -229,7 +197,7 @@ class _Compiler:
                 self.expect(value, kind, ("bool",), "'and'/'or'")
             ufunc = "logical_and" if isinstance(node.op, ast.And) else "logical_or"
             fns = [fn for _, fn in parts]
-            return "bool", lambda env: _reduce(ufunc, [_truth(fn(env)) for fn in fns])
+            return "bool", lambda env: combine(ufunc, [truth(fn(env)) for fn in fns])
         if isinstance(node, ast.Compare):
             return self.compare(node)
         if isinstance(node, ast.List | ast.Tuple | ast.Set):
@@ -239,7 +207,7 @@ class _Compiler:
             problem = "a comprehension"
         raise self.fail(node, f"{problem} is not allowed")
 
-    def name(self, node: ast.Name) -> tuple[str, _Fn]:
+    def name(self, node: ast.Name) -> tuple[str, Fn]:
         name = self.quoted.get(node.id, node.id)
         kind = "any"
         if self.kinds is not None:
@@ -251,19 +219,19 @@ class _Compiler:
         self.names.add(name)
         return kind, lambda env: env[name]
 
-    def unary(self, node: ast.UnaryOp) -> tuple[str, _Fn]:
+    def unary(self, node: ast.UnaryOp) -> tuple[str, Fn]:
         if isinstance(node.op, ast.Invert):
             raise self.fail(node, f"{_FORBIDDEN_OPERATORS[ast.Invert]} is not allowed")
         kind, fn = self.compile(node.operand)
         if isinstance(node.op, ast.Not):
             self.expect(node.operand, kind, ("bool",), "'not'")
-            return "bool", lambda env: ~_truth(fn(env))
+            return "bool", lambda env: ~truth(fn(env))
         self.expect(node.operand, kind, ("number",), "a sign")
         if isinstance(node.op, ast.USub):
-            return "number", lambda env: _ufunc("negative")(fn(env))
+            return "number", lambda env: numpy_op("negative")(fn(env))
         return "number", fn
 
-    def arithmetic(self, node: ast.BinOp) -> tuple[str, _Fn]:
+    def arithmetic(self, node: ast.BinOp) -> tuple[str, Fn]:
         name = _ARITHMETIC.get(type(node.op))
         if name is None:
             symbol = _FORBIDDEN_OPERATORS.get(type(node.op), type(node.op).__name__)
@@ -271,10 +239,10 @@ class _Compiler:
         (left_kind, left), (right_kind, right) = self.compile(node.left), self.compile(node.right)
         self.expect(node.left, left_kind, ("number",), "arithmetic")
         self.expect(node.right, right_kind, ("number",), "arithmetic")
-        return "number", lambda env: _ufunc(name)(left(env), right(env))
+        return "number", lambda env: numpy_op(name)(left(env), right(env))
 
-    def compare(self, node: ast.Compare) -> tuple[str, _Fn]:
-        tests: list[_Fn] = []
+    def compare(self, node: ast.Compare) -> tuple[str, Fn]:
+        tests: list[Fn] = []
         left_node, (left_kind, left) = node.left, self.compile(node.left)
         for op, right_node in zip(node.ops, node.comparators, strict=True):
             if isinstance(op, ast.In | ast.NotIn):
@@ -295,17 +263,17 @@ class _Compiler:
             left_node, left_kind, left = right_node, right_kind, right
         if len(tests) == 1:
             return "bool", tests[0]
-        return "bool", lambda env: _reduce("logical_and", [_truth(t(env)) for t in tests])
+        return "bool", lambda env: combine("logical_and", [truth(t(env)) for t in tests])
 
     def pair(
-        self, op: ast.cmpop, left: tuple[ast.expr, str, _Fn], right: tuple[ast.expr, str, _Fn]
-    ) -> _Fn:
+        self, op: ast.cmpop, left: tuple[ast.expr, str, Fn], right: tuple[ast.expr, str, Fn]
+    ) -> Fn:
         """One comparison of a chain: ``left op right``."""
         (left_node, left_kind, lfn), (right_node, right_kind, rfn) = left, right
         node = _span(left_node, right_node)
         if isinstance(op, ast.Eq | ast.NotEq) and "none" in (left_kind, right_kind):
             fn, present = (rfn if left_kind == "none" else lfn), isinstance(op, ast.NotEq)
-            return lambda env: _missing(fn(env)) ^ present
+            return lambda env: is_missing(fn(env)) ^ present
         if "none" in (left_kind, right_kind):
             raise self.fail(node, "None can only be compared with == or !=")
         check: Callable[[Any, Any], Any]
@@ -316,7 +284,7 @@ class _Compiler:
             self.expect(left_node, left_kind, ("number", "string"), "ordering")
             self.expect(right_node, right_kind, ("number", "string"), "ordering")
         self.same(node, left_kind, right_kind)
-        return lambda env: _compare(check, lfn(env), rfn(env))
+        return lambda env: compare_present(check, lfn(env), rfn(env))
 
     def same(self, node: ast.AST, left: str, right: str) -> None:
         if "any" not in (left, right) and left != right:
@@ -347,8 +315,8 @@ def _span(first: ast.expr, last: ast.expr) -> ast.expr:
     return node
 
 
-def _membership(value: _Fn, values: list[Any], *, negate: bool) -> _Fn:
-    return lambda env: _isin(value(env), values, negate)
+def _membership(value: Fn, values: list[Any], *, negate: bool) -> Fn:
+    return lambda env: is_in(value(env), values, negate)
 
 
 def _where(node: ast.expr) -> dict[str, Any]:
@@ -374,80 +342,3 @@ def _kind_of_literal(value: Any) -> str:
     if isinstance(value, bool):
         return "bool"
     return "string" if isinstance(value, str) else "number"
-
-
-# ---------------------------------------------------------------- evaluation over a batch
-
-
-def _column(text: str, name: str, values: Any, n_rows: int) -> Any:
-    import numpy as np
-
-    array = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
-    if array.shape != (n_rows,):
-        raise ModelError(
-            f"condition {text!r}: {name!r} has shape {array.shape}, expected ({n_rows},)"
-        )
-    if array.dtype == object and all(
-        v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in array
-    ):
-        array = array.astype(float)  # numbers with gaps: None becomes NaN, arithmetic works
-    return array
-
-
-def _ufunc(name: str) -> Any:
-    import numpy as np
-
-    return getattr(np, name)
-
-
-def _missing(value: Any) -> Any:
-    import pandas as pd
-
-    return pd.isna(value)
-
-
-def _truth(value: Any) -> Any:
-    """True/False per row; a missing value is False."""
-    import numpy as np
-
-    array = np.asarray(value)
-    if array.dtype == bool:
-        return array
-    missing = np.asarray(_missing(array), dtype=bool)
-    out = np.zeros(array.shape, dtype=bool)
-    out[~missing] = array[~missing].astype(bool)
-    return out
-
-
-def _reduce(ufunc: str, arrays: list[Any]) -> Any:
-    result = arrays[0]
-    for array in arrays[1:]:
-        result = _ufunc(ufunc)(result, array)
-    return result
-
-
-def _compare(check: Callable[[Any, Any], Any], left: Any, right: Any) -> Any:
-    """``check`` where both sides are present; False wherever either side is missing."""
-    import numpy as np
-
-    shape = np.broadcast_shapes(np.shape(left), np.shape(right))
-    present = ~np.broadcast_to(np.logical_or(_missing(left), _missing(right)), shape)
-    out = np.zeros(shape, dtype=bool)
-    if present.any():
-
-        def pick(v: Any) -> Any:
-            return v[present] if np.ndim(v) else v
-
-        out[present] = check(pick(left), pick(right))
-    return out
-
-
-def _isin(value: Any, values: list[Any], negate: bool) -> Any:
-    import numpy as np
-    import pandas as pd
-
-    array = np.atleast_1d(np.asarray(value))
-    present = ~np.asarray(_missing(array), dtype=bool)
-    out = np.zeros(array.shape, dtype=bool)
-    out[present] = pd.Series(array[present]).isin(values).to_numpy(dtype=bool) ^ negate
-    return out if np.ndim(value) else out[0]

@@ -64,6 +64,10 @@ class CompositeFlavor:
         obj.load()  # members' signatures are needed to check they fit together
         return {"kind": obj.kind, "members": _pins(obj)}
 
+    def dependencies(self, obj: Any) -> list[JSONDict]:
+        """Every registered version the composite pins, nested composites' included."""
+        return _flat_pins(_pins(obj))
+
     def input_specs(self, obj: Any) -> Any:
         return obj.signature.inputs
 
@@ -129,6 +133,16 @@ def _pins(composite: Composite) -> dict[str, JSONValue]:
                 f"(roost.save(obj, {name!r}, example=...)) and use registry.model('{name}:1')"
             )
     return pins
+
+
+def _flat_pins(pins: Mapping[str, Any]) -> list[JSONDict]:
+    flat: list[JSONDict] = []
+    for pin in pins.values():
+        if "composite" in pin:
+            flat.extend(p for p in _flat_pins(pin["members"]) if p not in flat)
+        elif pin not in flat:
+            flat.append(pin)
+    return flat
 
 
 def _pin(member: PackagedModel) -> JSONDict:

@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-from roost.compose._expression import Condition, compile_condition
+from roost.compose._condition import Condition
+from roost.compose._expression import compile_condition
 from roost.errors import ConfigError
 from roost.model import ColumnSpec, OutputSpec
 

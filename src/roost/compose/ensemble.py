@@ -3,35 +3,49 @@
 ``vote`` takes the majority ``label``; ``mean`` and ``weighted_mean`` average the
 members' ``probabilities`` (classifiers) or ``prediction`` (regressors); a callable
 combines the members' outputs any way it likes. With ``on_error="answer_from_rest"`` a
-member that fails is left out of the batch, and the ``failed`` output says so per row.
+member that fails is left out of the rows it fails on, and the ``failed`` output says so
+per row.
+
+This module holds the ensemble itself (its members, their isolation, its spec); the
+aggregations are in ``_aggregate``.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from roost.compose._base import Composite, member_outputs, merged_inputs, route_output
+from roost.compose._aggregate import (
+    METHODS,
+    Aggregate,
+    apply_aggregate,
+    average,
+    mean_outputs,
+    measure_aggregate,
+    merge_rows,
+    vote,
+    vote_outputs,
+)
+from roost.compose._base import (
+    Composite,
+    member_outputs,
+    merged_inputs,
+    route_output,
+    take_rows,
+)
 from roost.compose.pipeline import in_spec_order
 from roost.errors import ConfigError, ModelError
-from roost.model import Model, OutputSpec, Signature, count_rows, infer_outputs
+from roost.model import Model, OutputSpec, Signature, count_rows
 from roost.types import JSONDict
 
-__all__ = ["Aggregate", "Ensemble", "sample_outputs"]
+__all__ = ["Aggregate", "Ensemble"]
 
 log = logging.getLogger(__name__)
 
-#: a custom aggregation: each answering member's outputs by name (one entry per row) in,
-#: each of the ensemble's outputs by name (one entry per row) out.
-Aggregate = Callable[[dict[str, dict[str, list[Any]]]], Mapping[str, Any]]
-
-_METHODS = ("vote", "mean", "weighted_mean")
 _ON_ERROR = ("fail", "answer_from_rest")
-_NUMERIC = ("int", "uint", "float")
 
 
 class Ensemble(Composite):
@@ -49,9 +63,14 @@ class Ensemble(Composite):
         weights: for ``weighted_mean`` only, a positive weight for every member;
             normalised over the members that answered.
         on_error: ``fail`` (a member failure raises ``ModelError``) or
-            ``answer_from_rest`` (the batch is answered without it, and the output
-            ``failed`` names it, comma-joined, for every row of that batch).
-        min_members: with ``answer_from_rest``, how many members must answer.
+            ``answer_from_rest``: a member that fails on a batch is run again on each
+            row alone, and each row is answered by the members that answered it, its
+            output ``failed`` naming (comma-joined) those that failed on it. Serving
+            merges several clients' requests into one batch, and one client's bad row
+            must not degrade the others' answers. The cost: a member that fails on
+            every row (one that is down) is called once more per row of every batch;
+            it logs one warning per batch, not one per row.
+        min_members: with ``answer_from_rest``, how many members must answer each row.
         outputs: for a callable method, its outputs; by default they are measured at
             ``load()`` by running it on the members' outputs for their own examples.
 
@@ -78,9 +97,9 @@ class Ensemble(Composite):
         outputs: Sequence[OutputSpec] | None = None,
     ) -> None:
         super().__init__(members)
-        if not (callable(method) or method in _METHODS):
+        if not (callable(method) or method in METHODS):
             raise ConfigError(
-                f"method: expected one of {', '.join(_METHODS)} or a callable, got {method!r}"
+                f"method: expected one of {', '.join(METHODS)} or a callable, got {method!r}"
             )
         if on_error not in _ON_ERROR:
             raise ConfigError(f"on_error: expected one of {', '.join(_ON_ERROR)}, got {on_error!r}")
@@ -105,7 +124,7 @@ class Ensemble(Composite):
 
     def _build_signature(self) -> Signature:
         if callable(self.method):
-            outputs = self.outputs or self._measure_aggregate(self.method)
+            outputs = self.outputs or measure_aggregate(self.kind, self.members, self.method)
         else:
             reference = _same_outputs(self.kind, self.members)
             by_name = {spec.name: spec for spec in reference}
@@ -115,77 +134,125 @@ class Ensemble(Composite):
                 list(probabilities.labels) if probabilities and probabilities.labels else None
             )
             outputs = (
-                self._vote_outputs(by_name) if self.method == "vote" else _mean_outputs(by_name)
+                vote_outputs(by_name, self.target_, self.labels_)
+                if self.method == "vote"
+                else mean_outputs(by_name)
             )
         if self.on_error == "answer_from_rest":
             outputs = (*outputs, route_output("failed", "members that failed, comma-joined"))
         return Signature(inputs=merged_inputs(self.kind, self.members), outputs=tuple(outputs))
 
-    def _vote_outputs(self, by_name: dict[str, OutputSpec]) -> tuple[OutputSpec, ...]:
-        target = by_name.get(self.target_)
-        if target is None or target.shape != (-1,):
-            raise ConfigError(
-                "method 'vote': members need a 'label' output, or one 'prediction' per row; "
-                f"they have {', '.join(by_name)}"
-            )
-        voted = OutputSpec(target.name, target.dtype, description="the majority vote")
-        if self.labels_ is None:
-            return (voted,)
-        return (voted, _probabilities_spec(self.labels_))
-
-    def _measure_aggregate(self, method: Aggregate) -> tuple[OutputSpec, ...]:
-        samples = sample_outputs(self.kind, self.members, "the aggregation's outputs")
-        result = _aggregate(method, samples)
-        arrays = {name: _as_array(values) for name, values in result.items()}
-        return infer_outputs(arrays)
-
     # ------------------------------------------------------------ predicting
 
     def predict_outputs(self, frame: Any) -> dict[str, Any]:
-        answered, failures = self._run_members(frame)
+        n_rows = count_rows(frame)
+        answered, failures = self._run_members(frame, n_rows)
+        if failures:
+            failed_by_row = [[n for n in failures if i in failures[n]] for i in range(n_rows)]
+            result = self._aggregate_by_row(answered, failures, failed_by_row)
+            failed = [",".join(names) for names in failed_by_row]
+        else:  # the common case: every member answered every row
+            result = self._aggregate(answered)
+            failed = [""] * n_rows
+        if self.on_error == "answer_from_rest":
+            result["failed"] = failed
+        return result
+
+    def _aggregate_by_row(
+        self,
+        answered: dict[str, dict[str, list[Any]]],
+        failures: dict[str, dict[int, str]],
+        failed_by_row: list[list[str]],
+    ) -> dict[str, list[Any]]:
+        """Each row aggregated over the members that answered it.
+
+        Raises:
+            ModelError: fewer than ``min_members`` answered a row, naming the first such
+                row and each member's failure on it.
+        """
+        n_rows = len(failed_by_row)
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i, failed in enumerate(failed_by_row):
+            n_answered = len(self.members) - len(failed)
+            if n_answered < self.min_members:
+                detail = "; ".join(f"{name!r}: {failures[name][i]}" for name in failed)
+                raise ModelError(
+                    f"ensemble row {i} (of {n_rows}, from 0): {n_answered} of "
+                    f"{len(self.members)} members answered, expected at least "
+                    f"{self.min_members} (failed: {detail})"
+                )
+            groups.setdefault(tuple(n for n in answered if n not in failed), []).append(i)
+        # rows answered by the same members are aggregated together, as one batch
+        parts = [
+            (rows, self._aggregate(_rows_of(answered, names, rows)))
+            for names, rows in groups.items()
+        ]
+        return merge_rows(parts, n_rows)
+
+    def _aggregate(self, answered: dict[str, dict[str, list[Any]]]) -> dict[str, Any]:
+        """The ensemble's outputs for rows that every member in ``answered`` answered."""
         if callable(self.method):
-            result = dict(_aggregate(self.method, answered))
+            result = dict(apply_aggregate(self.method, answered))
             expected = [s.name for s in self.signature_.outputs if s.name != "failed"]
             if sorted(result) != sorted(expected):
                 raise ModelError(
                     f"ensemble aggregate: expected outputs {expected}, got {sorted(result)}"
                 )
-        elif self.method == "vote":
-            result = _vote(answered, self.target_, self.labels_)
-        else:
-            weights = self.weights or dict.fromkeys(self.members, 1.0)
-            result = _mean(answered, weights, self.labels_)
-        if self.on_error == "answer_from_rest":
-            result["failed"] = [",".join(failures)] * count_rows(frame)
-        return result
+            return result
+        if self.method == "vote":
+            return vote(answered, self.target_, self.labels_)
+        weights = self.weights or dict.fromkeys(self.members, 1.0)
+        return average(answered, weights, self.labels_)
 
-    def _run_members(self, frame: Any) -> tuple[dict[str, dict[str, list[Any]]], dict[str, str]]:
+    def _run_members(
+        self, frame: Any, n_rows: int
+    ) -> tuple[dict[str, dict[str, list[Any]]], dict[str, dict[int, str]]]:
+        """Each member's outputs, and the rows each member failed on with the error.
+
+        A member that failed on some rows has ``None`` in its outputs at those rows; a
+        member that failed on every row has no outputs at all.
+        """
         answered: dict[str, dict[str, list[Any]]] = {}
-        failures: dict[str, str] = {}
+        failures: dict[str, dict[int, str]] = {}
         for name, member in self.members.items():
             try:
                 answered[name] = member_outputs(member, frame)
+                continue
             except Exception as exc:  # any failure of a member: isolate it, or report it
                 if self.on_error == "fail":
                     raise ModelError(
                         f"ensemble member {name!r} failed: {type(exc).__name__}: {exc}"
                     ) from exc
-                log.warning("ensemble member %r failed, answering from the rest: %s", name, exc)
-                failures[name] = f"{type(exc).__name__}: {exc}"
-        if len(answered) < self.min_members:
-            detail = "; ".join(f"{name!r}: {error}" for name, error in failures.items())
-            raise ModelError(
-                f"ensemble: {len(answered)} of {len(self.members)} members answered, expected "
-                f"at least {self.min_members} (failed: {detail})"
-            )
+                error = f"{type(exc).__name__}: {exc}"
+            outputs, errors = (None, {0: error}) if n_rows == 1 else _run_alone(member, frame)
+            if outputs is not None:
+                answered[name] = outputs
+            if errors:
+                failures[name] = errors
+                # one warning per batch: a member that is down would otherwise log every row
+                log.warning(
+                    "ensemble member %r failed on %d of %d rows, answering them from the rest: %s",
+                    name,
+                    len(errors),
+                    n_rows,
+                    next(iter(errors.values())),
+                )
+            else:
+                log.warning(
+                    "ensemble member %r failed on a batch of %d rows but answered each row "
+                    "alone: %s",
+                    name,
+                    n_rows,
+                    error,
+                )
         return answered, failures
 
     def path_of(self, outputs: list[Any]) -> list[str]:
-        """The members that answered: all of them, less those named in ``failed``."""
-        if self.on_error != "answer_from_rest":
+        """The members that answered at least one row: those not named in every ``failed``."""
+        if self.on_error != "answer_from_rest" or not outputs:
             return list(self.members)
-        failed = {n for row in outputs for n in str(row.get("failed", "")).split(",") if n}
-        return [name for name in self.members if name not in failed]
+        failed = [{n for n in str(row.get("failed", "")).split(",") if n} for row in outputs]
+        return [name for name in self.members if any(name not in f for f in failed)]
 
     # ------------------------------------------------------------ spec
 
@@ -243,6 +310,36 @@ class Ensemble(Composite):
         )
 
 
+# ---------------------------------------------------------------- isolation
+
+
+def _run_alone(member: Model, frame: Any) -> tuple[dict[str, list[Any]] | None, dict[int, str]]:
+    """``member`` run on each row of ``frame`` alone: its outputs (``None`` at the rows it
+    failed on, or ``None`` for all when it failed on every row) and each failure."""
+    n_rows = count_rows(frame)
+    outputs: dict[str, list[Any]] = {s.name: [None] * n_rows for s in member.signature.outputs}
+    errors: dict[int, str] = {}
+    for i in range(n_rows):
+        try:
+            row = member_outputs(member, take_rows(frame, [i]))
+        except Exception as exc:  # this row is answered without the member
+            errors[i] = f"{type(exc).__name__}: {exc}"
+            continue
+        for name, values in row.items():
+            outputs[name][i] = values[0]
+    return (None if len(errors) == n_rows else outputs), errors
+
+
+def _rows_of(
+    answered: dict[str, dict[str, list[Any]]], names: tuple[str, ...], rows: list[int]
+) -> dict[str, dict[str, list[Any]]]:
+    """The outputs of the members ``names`` at ``rows`` only."""
+    return {
+        name: {output: [values[i] for i in rows] for output, values in answered[name].items()}
+        for name in names
+    }
+
+
 # ---------------------------------------------------------------- checks
 
 
@@ -293,137 +390,3 @@ def _same_outputs(kind: str, members: Mapping[str, Model]) -> tuple[OutputSpec, 
                     f"{list(labels[spec.name] or [])}"
                 )
     return reference
-
-
-def _mean_outputs(by_name: dict[str, OutputSpec]) -> tuple[OutputSpec, ...]:
-    probabilities = by_name.get("probabilities")
-    if probabilities is not None:
-        if not probabilities.labels:
-            raise ConfigError("method 'mean': the members' 'probabilities' have no labels")
-        label = by_name.get("label")
-        dtype = label.dtype if label else "object"
-        argmax = OutputSpec("label", dtype, description="the class of highest mean probability")
-        return (argmax, _probabilities_spec(list(probabilities.labels)))
-    prediction = by_name.get("prediction")
-    if prediction is None or prediction.shape != (-1,) or not prediction.dtype.startswith(_NUMERIC):
-        raise ConfigError(
-            "method 'mean': members need 'probabilities', or one numeric 'prediction' per row; "
-            f"they have {', '.join(f'{s.name} ({s.dtype})' for s in by_name.values())}"
-        )
-    return (OutputSpec("prediction", "float64", description="the members' mean prediction"),)
-
-
-def _probabilities_spec(labels: list[Any]) -> OutputSpec:
-    return OutputSpec(
-        "probabilities",
-        "float64",
-        shape=(-1, len(labels)),
-        labels=tuple(labels),
-        description="the members' mean probability of each class",
-    )
-
-
-# ---------------------------------------------------------------- aggregations
-
-
-def _vote(
-    answered: dict[str, dict[str, list[Any]]], target: str, labels: list[Any] | None
-) -> dict[str, Any]:
-    import numpy as np
-
-    votes = [outputs[target] for outputs in answered.values()]
-    result: dict[str, Any] = {}
-    summed = None
-    if labels is not None:
-        summed = np.sum([np.asarray(o["probabilities"], float) for o in answered.values()], 0)
-    position = {label: j for j, label in enumerate(labels or [])}
-    winners = []
-    for i in range(len(votes[0])):
-        counts = Counter(vote[i] for vote in votes)
-        most = max(counts.values())
-        tied = [value for value, count in counts.items() if count == most]
-        if len(tied) > 1 and summed is not None:
-            scores = {v: summed[i, position[v]] for v in tied if v in position}
-            if scores:
-                top = max(scores.values())
-                tied = [v for v in tied if scores.get(v) == top]
-        winners.append(next(vote[i] for vote in votes if vote[i] in tied))  # member order
-    result[target] = winners
-    if summed is not None:
-        result["probabilities"] = summed / len(answered)
-    return result
-
-
-def _aggregate(
-    method: Aggregate, outputs_by_member: dict[str, dict[str, list[Any]]]
-) -> Mapping[str, Any]:
-    try:
-        result = method(outputs_by_member)
-    except Exception as exc:  # user code: report it with context
-        raise ModelError(f"ensemble aggregate failed: {type(exc).__name__}: {exc}") from exc
-    if not isinstance(result, Mapping) or not result:
-        raise ModelError(
-            "ensemble aggregate: expected a dict of output name to one value per row, "
-            f"got {type(result).__name__}"
-        )
-    return result
-
-
-def _mean(
-    answered: dict[str, dict[str, list[Any]]],
-    weights: Mapping[str, float],
-    labels: list[Any] | None,
-) -> dict[str, Any]:
-    import numpy as np
-
-    w = np.array([weights[name] for name in answered], float)
-    w /= w.sum()  # over the members that answered, so the rest still sum to one
-    if labels is None:
-        stacked = np.array([o["prediction"] for o in answered.values()], float)
-        return {"prediction": w @ stacked}
-    stacked = np.array([o["probabilities"] for o in answered.values()], float)
-    mean = np.tensordot(w, stacked, axes=1)
-    return {"label": [labels[j] for j in mean.argmax(axis=1)], "probabilities": mean}
-
-
-# ---------------------------------------------------------------- measuring
-
-
-def sample_outputs(
-    kind: str, members: Mapping[str, Model], what: str
-) -> dict[str, dict[str, list[Any]]]:
-    """Each member's outputs on its own stored example, cut to the same number of rows.
-
-    Code a composite owns (a custom aggregation, a stacking metamodel) has outputs that
-    only running it can tell. Members may take different columns, so each runs on its
-    own example: the rows are not the same inputs, which does not matter for measuring
-    the outputs' types and shapes.
-
-    Raises:
-        ConfigError: a member keeps no example (a composite), naming it.
-    """
-    samples = {}
-    for name, member in members.items():
-        example = getattr(member, "example", None)
-        if example is None:
-            raise ConfigError(
-                f"{kind} member {name!r} has no example rows to measure {what} on "
-                "(registered versions and live models have one)"
-            )
-        samples[name] = member_outputs(member, member.signature.validate(example))
-    n_rows = min(len(next(iter(outputs.values()))) for outputs in samples.values())
-    return {
-        name: {output: values[:n_rows] for output, values in outputs.items()}
-        for name, outputs in samples.items()
-    }
-
-
-def _as_array(values: Any) -> Any:
-    """Values as an array when they are numbers or strings, so their type can be measured."""
-    import numpy as np
-
-    try:
-        array = np.asarray(values)
-    except ValueError:  # ragged rows
-        return values
-    return array if array.dtype.kind in "biufUS" else values

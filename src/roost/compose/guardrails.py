@@ -7,7 +7,9 @@ fired). Per batch it applies, in order:
 
 1. input rules (``AllowedRange`` / ``DenyList`` on an input column);
 2. the model, on the rows no input rule sent to the fallback; if it raises (and
-   ``on_error``) or takes longer than ``timeout_ms``, the fallback answers the batch;
+   ``on_error``), each row is run alone and the fallback answers the rows the model
+   fails on, so one request's bad row spares the others merged into its batch; if it
+   takes longer than ``timeout_ms``, the fallback answers the whole batch;
 3. output rules, in declared order: ``Clamp``, ``AllowedRange`` / ``DenyList`` on an
    output, ``Override``.
 
@@ -50,111 +52,19 @@ signature when the composite loads.
 
 from __future__ import annotations
 
-import json
-import logging
-import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from roost.compose._base import (
-    Composite,
-    is_model,
-    member_outputs,
-    merged_inputs,
-    route_output,
-    take_rows,
-)
-from roost.compose._expression import Condition
-from roost.compose._rules import (
-    AllowedRange,
-    Clamp,
-    DenyList,
-    Override,
-    Rule,
-    check_value,
-    rules_from_dicts,
-)
+from roost.compose._base import Composite, member_outputs, merged_inputs, route_output, take_rows
+from roost.compose._condition import Condition
+from roost.compose._fallback import Fallback, run_model
+from roost.compose._rules import AllowedRange, Clamp, DenyList, Override, Rule, rules_from_dicts
 from roost.errors import ConfigError, SignatureError
 from roost.model import ColumnSpec, Model, Signature, as_frame, count_rows
 from roost.types import JSONDict, Rows
 
 __all__ = ["Fallback", "Guarded"]
-
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Fallback:
-    """What answers when the guarded model fails or is late, and for rows a rule diverts.
-
-    Give exactly one of ``value`` and ``model``.
-
-    Args:
-        value: a full output row: the plain value for a single-output model, else a dict
-            of every output (``None`` means no value; it cannot be the fallback itself).
-        model: a Model with the same outputs as the guarded one.
-        timeout_ms: answer from the fallback when the model takes longer. The model runs
-            in a worker thread; a thread cannot be killed, so a late model keeps running
-            in the background and its result is discarded.
-        on_error: answer from the fallback when the model raises.
-
-    Example:
-        >>> Fallback(value={"decision": "needs_review", "score": 0.5}, timeout_ms=200)
-        Fallback(value={'decision': 'needs_review', 'score': 0.5}, model=None, ...)
-    """
-
-    value: Any = None
-    model: Model | None = None
-    timeout_ms: float | None = None
-    on_error: bool = True
-
-    def __post_init__(self) -> None:
-        if (self.value is None) == (self.model is None):
-            raise ConfigError("fallback: give exactly one of value= and model=")
-        if self.model is not None and not is_model(self.model):
-            raise ConfigError(f"fallback model: expected a roost Model, got {self.model!r}")
-        try:
-            json.dumps(self.value, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"fallback value: expected JSON data ({exc})") from exc
-        timeout = self.timeout_ms
-        if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
-            raise ConfigError(f"fallback timeout_ms: expected a positive number, got {timeout!r}")
-        if not isinstance(self.on_error, bool):
-            raise ConfigError(f"fallback on_error: expected True or False, got {self.on_error!r}")
-
-    def to_dict(self) -> JSONDict:
-        """JSON-safe data; a fallback model is referenced as the member ``fallback``."""
-        data: JSONDict = {"model": "fallback"} if self.model is not None else {"value": self.value}
-        return {**data, "timeout_ms": self.timeout_ms, "on_error": self.on_error}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], model: Model | None = None) -> Fallback:
-        """Rebuild from ``to_dict``'s data; ``model`` is the fallback member, if any.
-
-        Raises:
-            ConfigError: unknown keys, or a fallback model named but not given.
-        """
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"fallback: expected a mapping, got {data!r}")
-        unknown = sorted(set(data) - {"value", "model", "timeout_ms", "on_error"})
-        if unknown:
-            raise ConfigError(f"fallback: unknown keys {unknown}")
-        if "model" in data and (data["model"] != "fallback" or model is None):
-            raise ConfigError(
-                f"fallback: model {data['model']!r} expects the member 'fallback' "
-                "(pass fallback_model=)"
-            )
-        if "model" not in data and model is not None:
-            raise ConfigError("fallback: a fallback model was given but the data holds a value")
-        return cls(
-            value=data.get("value"),
-            model=model if "model" in data else None,
-            timeout_ms=data.get("timeout_ms"),
-            on_error=data.get("on_error", True),
-        )
 
 
 class Guarded(Composite):
@@ -213,26 +123,9 @@ class Guarded(Composite):
         self.outputs_ = by_name = {spec.name: spec for spec in outputs}
         if "rules" in by_name:
             raise ConfigError("guarded: the model already has an output named 'rules'")
-        if "fallback" in self.members:
-            theirs = self.members["fallback"].signature.outputs
-            key = [(s.name, s.dtype, s.shape, s.labels) for s in outputs]
-            if [(s.name, s.dtype, s.shape, s.labels) for s in theirs] != key:
-                raise ConfigError(
-                    "guarded member 'fallback': expected the outputs of 'model' "
-                    f"({[s.name for s in outputs]}), got {[s.name for s in theirs]}"
-                )
-        elif self.fallback is not None:
-            value = self.fallback.value
-            if len(outputs) == 1 and not (isinstance(value, dict) and set(value) == set(by_name)):
-                value = {outputs[0].name: value}
-            if not isinstance(value, dict) or set(value) != set(by_name):
-                raise ConfigError(
-                    f"guarded fallback value: expected a dict of every output {list(by_name)}, "
-                    f"got {self.fallback.value!r}"
-                )
-            for name, spec in by_name.items():
-                check_value("guarded fallback value", spec, value[name])
-            self.fallback_row_: dict[str, Any] = value
+        # checks the fallback fits; the row a value fallback answers with (None: a model)
+        fallback = self.fallback
+        self.fallback_row_ = fallback.row_for(outputs) if fallback is not None else None
         inputs = merged_inputs(self.kind, self.members)
         # rules read named columns; the tensors of a tensor model are not addressable
         columns = {spec.name: spec for spec in inputs if isinstance(spec, ColumnSpec)}
@@ -260,8 +153,11 @@ class Guarded(Composite):
         """Check rows against the signature and the input rules that reject.
 
         Serving validates each request on its own before merging requests into one batch,
-        so a rejected request fails alone (an output rule that rejects, which can only run
-        on the merged batch, fails every request in it).
+        so a rejected request fails alone; this is why only input rules may reject.
+
+        Raises:
+            SignatureError: a row breaks the signature, or an input rule that rejects
+                (naming the rule, the field and the row).
         """
         validated = super().validate(batch)
         for screen in self._screens("input"):
@@ -293,12 +189,13 @@ class Guarded(Composite):
                 for i in np.flatnonzero(self._fire(rule, condition.evaluate(env, n_rows), fired)):
                     for name, value in rule.set.items():
                         outputs[name][i] = value
-            elif rule in self._screens("output"):
+            elif isinstance(rule, AllowedRange | DenyList) and self.stages_[rule.name] == "output":
+                # an output screen: load() refused reject, so the fallback answers its rows
                 values = outputs[rule.field]
                 hit = self._fire(rule, rule.violations(values), fired, values)
-                if rule.action == "fallback":  # a fallback answer is final: it stays
-                    self._from_fallback(frame, hit & ~answered, outputs, fired)
-                    answered |= hit
+                # a fallback answer is final: one that this rule would divert again stays
+                self._from_fallback(frame, hit & ~answered, outputs, fired)
+                answered |= hit
         return {**outputs, "rules": [",".join(names) for names in fired]}
 
     def _screens(self, stage: str) -> list[AllowedRange | DenyList]:
@@ -329,7 +226,8 @@ class Guarded(Composite):
     def _answer(
         self, frame: Any, diverted: Any, fired: list[list[str]]
     ) -> tuple[dict[str, list[Any]], Any]:
-        """The model's outputs, or the fallback's for diverted rows and on failure."""
+        """The model's outputs, or the fallback's for diverted rows and the rows the
+        model failed on (all of them when it was late)."""
         import numpy as np
 
         names = list(self.outputs_)
@@ -337,58 +235,15 @@ class Guarded(Composite):
         rows, answered = np.flatnonzero(~diverted), diverted.copy()
         if rows.size:
             part = frame if rows.size == len(diverted) else take_rows(frame, rows)
-            result = self._run_model(part)
-            if result is None:
-                answered[rows] = True
-            else:
+            result, failed = run_model(self.model, part, self.fallback)
+            for j in failed:
+                answered[rows[j]] = True
+            if result is not None:  # None at the failed rows, which the fallback answers
                 for name in names:
                     for j, i in enumerate(rows):
                         outputs[name][i] = result[name][j]
         self._from_fallback(frame, answered, outputs, fired)
         return outputs, answered
-
-    def _run_model(self, frame: Any) -> dict[str, list[Any]] | None:
-        """The model's outputs; None when the fallback must answer (an error, or too late)."""
-        fallback = self.fallback
-        try:
-            if fallback is None or fallback.timeout_ms is None:
-                return member_outputs(self.model, frame)
-            return self._run_with_deadline(frame, fallback.timeout_ms)
-        except Exception as exc:  # any failure of the model is what a fallback is for
-            if fallback is None or not fallback.on_error:
-                raise
-            log.warning(
-                "guarded model failed (%s: %s); the fallback answers %d rows",
-                type(exc).__name__,
-                exc,
-                count_rows(frame),
-            )
-            return None
-
-    def _run_with_deadline(self, frame: Any, timeout_ms: float) -> dict[str, list[Any]] | None:
-        box: dict[str, Any] = {}
-
-        def work() -> None:
-            try:
-                box["outputs"] = member_outputs(self.model, frame)
-            except Exception as exc:  # handed to the caller's thread, which decides
-                box["error"] = exc
-
-        # A daemon thread: one that never returns must not keep the process alive at exit.
-        worker = threading.Thread(target=work, name="roost-guarded-model", daemon=True)
-        worker.start()
-        worker.join(timeout_ms / 1000)
-        if worker.is_alive():
-            log.warning(
-                "guarded model took longer than %s ms; the fallback answers %d rows "
-                "(the model's late result will be discarded)",
-                timeout_ms,
-                count_rows(frame),
-            )
-            return None
-        if "error" in box:
-            raise box["error"]
-        return box["outputs"]  # type: ignore[no-any-return]
 
     def _from_fallback(
         self, frame: Any, mask: Any, outputs: dict[str, list[Any]], fired: list[list[str]]
@@ -399,7 +254,7 @@ class Guarded(Composite):
         rows = np.flatnonzero(mask)
         if not rows.size:
             return
-        if "fallback" in self.members:
+        if self.fallback_row_ is None:
             answered = member_outputs(self.members["fallback"], take_rows(frame, rows))
         else:
             answered = {name: [value] * rows.size for name, value in self.fallback_row_.items()}

@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from roost.compose._aggregate import sample_outputs
 from roost.compose._base import Composite, check_member_name, member_outputs, merged_inputs
 from roost.compose._live import live
-from roost.compose.ensemble import sample_outputs
 from roost.compose.pipeline import in_spec_order
 from roost.errors import ConfigError, Error, ModelError
 from roost.model import Model, Signature, detect_flavor, flavor_named, infer_outputs

@@ -220,6 +220,10 @@ def build_package(
         "baseline": "eval/baseline.json" if baseline is not None else None,
         "card": card_fields,
     }
+    # packages this one needs (a composite's members): deleting one of them is refused
+    dependencies = getattr(flavor, "dependencies", None)
+    if dependencies is not None:
+        meta["depends_on"] = dependencies(obj)
     return PackageDraft(directory=staging, metadata=meta)
 
 

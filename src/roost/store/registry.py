@@ -313,14 +313,47 @@ class Registry:
                 f"model {found.name!r} version {found.version} is still pointed to by {held}; "
                 "move or remove the alias first"
             )
+        dependents = self.dependents(found)
+        if dependents:
+            pinned_by = ", ".join(map(str, dependents))
+            raise VersionConflict(
+                f"model {found.name!r} version {found.version} is pinned by {pinned_by}, which "
+                "could no longer load; delete those first"
+            )
         return found
 
+    def dependents(self, ref: VersionLike) -> tuple[ModelVersion, ...]:
+        """The versions whose packages pin ``ref`` (``depends_on`` in their model.yaml).
+
+        A composite pins its members this way. Every package's model.yaml is read, which
+        is fine for a delete, the only caller that needs it.
+        """
+        found = self.resolve(ref)
+        pinning = []
+        for name in self.index.names():
+            for row in self.index.versions(name):
+                try:
+                    metadata = read_metadata(self._version_dir(row.name, row.version))
+                except IntegrityError:  # a damaged package pins nothing we could load
+                    continue
+                for pin in metadata.get("depends_on") or ():
+                    if isinstance(pin, dict) and (pin.get("name"), pin.get("version")) == (
+                        found.name,
+                        found.version,
+                    ):
+                        pinning.append(ModelVersion._from_row(row))
+                        break
+        return tuple(pinning)
+
     def delete(self, ref: VersionLike) -> ModelVersion:
-        """Delete a version (refused while an alias points to it); its number is not reused.
+        """Delete a version (refused while an alias points to it or a composite pins it).
+
+        Its number is never reused.
 
         Raises:
             InvalidReference: the reference does not name a version explicitly (``iris:3``).
-            VersionConflict: an alias points to the version (naming the aliases).
+            VersionConflict: an alias points to the version (naming the aliases), or a
+                composite pins it (naming the composites).
             ModelNotFound: no such version (naming the ones that exist).
         """
         found = self.deletable(ref)
@@ -366,7 +399,9 @@ class Registry:
         is a no-op; a different package under a taken version is refused.
 
         Raises:
-            IntegrityError: the archive is damaged, unsafe, or not the expected digest.
+            IntegrityError: the archive is damaged, unsafe, or not the expected digest; or
+                a version it pins (a composite's member) differs here.
+            ModelNotFound: a version it pins is not in this registry (import that first).
             VersionConflict: the version exists with different contents, or its number
                 was used before (a deleted version, or one being registered).
         """
@@ -384,6 +419,7 @@ class Registry:
             version = check_version(metadata.get("version"))
             # read before claiming: a failure after the claim would leave the number taken
             flavor = _flavor_name(metadata, archive)
+            self._check_pins(metadata, archive)
             try:
                 self.index.claim(name, version)
             except VersionConflict:
@@ -393,6 +429,23 @@ class Registry:
             _discard(staging)
         self.index.publish(name, version, digest, flavor, str(metadata.get("created_at", "")))
         return self.get(f"{name}:{version}")
+
+    def _check_pins(self, metadata: JSONDict, archive: str | Path) -> None:
+        """Refuse a package whose pinned versions (a composite's members) are not here."""
+        for pin in metadata.get("depends_on") or ():
+            ref = f"{pin.get('name')}:{pin.get('version')}" if isinstance(pin, dict) else pin
+            try:
+                found = self.resolve(str(ref))
+            except (ModelNotFound, InvalidReference):
+                raise ModelNotFound(
+                    f"archive {archive}: it pins {ref}, which is not in this registry; "
+                    f"import {ref} first"
+                ) from None
+            if found.digest != pin.get("digest"):
+                raise IntegrityError(
+                    f"archive {archive}: it pins {ref} with digest {pin.get('digest')}, but "
+                    f"this registry's {ref} is {found.digest}"
+                )
 
     def _existing_import(self, name: str, version: int, digest: str) -> ModelVersion:
         """The version an import found taken, if it holds the same package; else refuse."""
