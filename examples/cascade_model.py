@@ -64,7 +64,7 @@ class Trained:
     fast: LogisticRegression
     slow: HistGradientBoostingClassifier
     data: dict[str, tuple[pd.DataFrame, pd.Series]]
-    accuracy: float  # the slow member's, on the test split (the demo prints it)
+    accuracy: float  # the slow member's alone, on the test split
 
 
 def make_table(n_rows: int = DEFAULT_ROWS, seed: int = 7) -> tuple[pd.DataFrame, pd.Series]:

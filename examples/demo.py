@@ -1,4 +1,4 @@
-"""The roost demo: train two models, register them, predict, then serve them over HTTP.
+"""The roost demo: train the example models, register them, predict, then serve them.
 
 Run it with ``make demo``, which installs roost in ``.venv`` and keeps the demo
 registry in ``.roost-demo/``. By hand::
@@ -6,7 +6,9 @@ registry in ``.roost-demo/``. By hand::
     ROOST_HOME=/tmp/roost-demo .venv/bin/python examples/demo.py
 
 Every run registers new versions and moves the ``production`` aliases to them.
-The last step serves both models with ``roost serve`` on 127.0.0.1:8000 (or a free
+The example models are an iris classifier, a churn pipeline and a two-phase cascade
+(``risk``: a linear model answers what it is sure of, gradient boosting the rest). The
+last step serves them with ``roost serve`` on 127.0.0.1:8000 (or a free
 port when 8000 is taken), calls them with curl, httpx and tritonclient, and keeps
 serving until Ctrl-C. Two variables change that:
 
@@ -34,6 +36,7 @@ from typing import Any
 
 import pandas as pd
 
+import cascade_model
 import churn_model
 import iris_model
 import roost
@@ -89,19 +92,35 @@ def describe(output: Any, classes: Sequence[Any]) -> str:
 
 
 def train_and_register(demo: Demo) -> None:
-    heading(f"1. Train two models and register them in {demo.home}")
-    for module in (iris_model, churn_model):
+    heading(f"1. Train the example models and register them in {demo.home}")
+    for module in (iris_model, churn_model, cascade_model):
         started = time.perf_counter()
         trained = module.train()
         version = module.register(trained)
         previous = roost.default_registry().set_alias(module.NAME, ALIAS, version.version)
         moved = f"moved from version {previous}" if previous else "new alias"
+        model = roost.load(str(version))
+        accuracy = test_accuracy(model, trained)
         print(
-            f"{version!s:<9} {version.flavor:<8} test accuracy {trained.accuracy:.3f}  "
+            f"{version!s:<9} {version.flavor:<9} test accuracy {accuracy:.3f}  "
             f"{time.perf_counter() - started:4.1f}s  {version.digest[:19]}...\n"
             f"{'':<9} {module.NAME}@{ALIAS} -> {version.version} ({moved})"
         )
+        pins = model.metadata.get("depends_on") or []
+        if pins:  # a composite: the versions it is built from
+            pinned = ", ".join(f"{pin['name']}:{pin['version']}" for pin in pins)
+            print(
+                f"{'':<9} a composite ({model.metadata['flavor']['options']['kind']}) of {pinned}"
+            )
         demo.versions[module.NAME] = version
+
+
+def test_accuracy(model: roost.PackagedModel, trained: Any) -> float:
+    """The registered package's accuracy on the test rows its module held out."""
+    X_test, y_test = trained.data["test"]
+    answers = model.predict(X_test)
+    labels = [answer["label"] if isinstance(answer, dict) else answer for answer in answers]
+    return sum(a == b for a, b in zip(labels, y_test, strict=True)) / len(labels)
 
 
 def predict_in_python(demo: Demo) -> None:
@@ -123,6 +142,15 @@ def predict_in_python(demo: Demo) -> None:
         who = f"{row['contract_type']}, {row['tenure_months']} months, {row['payment_method']}"
         print(f"  {who:<48} -> churn {describe(output, classes)}")
 
+    print(f'\n>>> model = roost.load("risk@{ALIAS}")   # a cascade: risk-fast, else risk-slow')
+    risk = roost.load(f"risk@{ALIAS}")
+    applications = cascade_model.make_table(400)[0]
+    answers = risk.predict(applications)
+    print(f">>> model.predict(applications)   # {len(answers)} generated rows")
+    for phase in ("fast", "slow"):
+        count = sum(answer["phase"] == phase for answer in answers)
+        print(f"  phase {phase!r} answered {count} of {len(answers)} rows")
+
 
 def predict_with_cli(demo: Demo) -> None:
     heading("3. The same from the command line")
@@ -133,13 +161,14 @@ def predict_with_cli(demo: Demo) -> None:
 
 def serve_over_http(demo: Demo) -> None:
     port = demo.serving.port
-    heading("4. Serve both models over HTTP, and call them")
+    heading("4. Serve the models over HTTP, and call them")
     if not serve_demo.is_port_free(port):
         taken = port
         port = serve_demo.free_port()
         print(f"Port {taken} is taken (another server is listening there); using port {port}.")
     # --telemetry: every prediction is logged, and feedback is taken at /v1/feedback
-    args = ("serve", f"iris@{ALIAS}", f"churn@{ALIAS}", "--telemetry", "--port", str(port))
+    refs = (f"iris@{ALIAS}", f"churn@{ALIAS}", f"risk@{ALIAS}")
+    args = ("serve", *refs, "--telemetry", "--port", str(port))
     print(f"\n$ {' '.join(('roost', *args))}", flush=True)
     with (
         serve_demo.interrupts_as_keyboard_interrupt(),
@@ -182,12 +211,14 @@ def call_examples(port: int) -> None:
 
 
 def show_examples(url: str, port: int) -> None:
-    heading(f"5. Your turn: iris and churn are served at {url}")
+    heading(f"5. Your turn: iris, churn and risk are served at {url}")
     for example in serve_demo.EXAMPLES:
         needs = f" (needs: {example.install})" if example.missing() is not None else ""
         print(f"\n--- {example.title}{needs} ---\n{example.code(port).rstrip()}")
     print(
         f"\nchurn takes its 20 columns at {url}/v1/models/churn:predict and /v2/models/churn/infer."
+        f"\nrisk, a cascade, takes s0 … s19 at {url}/v1/models/risk:predict; its `phase` output "
+        "says which member answered (docs/composition.md)."
         f"\nAPI docs, with every model's schema, examples and a form to try it: {url}/docs",
         flush=True,
     )

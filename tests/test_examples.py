@@ -35,7 +35,7 @@ README = ROOT / "README.md"
 DEMO = ROOT / "examples" / "demo.py"
 DOCS = ROOT / "docs"
 #: the pages whose ``>>>`` examples run as doctests
-DOCTESTED = ["model.md", "store.md", "testing.md"]
+DOCTESTED = ["composition.md", "model.md", "store.md", "testing.md"]
 #: one demo run takes ~10 s here; the bound is for a slow, busy CI machine
 DEMO_TIMEOUT_S = 300
 CLI_TIMEOUT_S = 120
@@ -184,7 +184,10 @@ def served_outputs(stdout: str) -> dict[str, str]:
 def assert_served_and_stopped(stdout: str) -> int:
     """The served examples printed predictions, and the server is gone; returns its port."""
     (port,) = re.findall(
-        r"^\$ roost serve iris@production churn@production --telemetry --port (\d+)$", stdout, re.M
+        r"^\$ roost serve iris@production churn@production risk@production --telemetry "
+        r"--port (\d+)$",
+        stdout,
+        re.M,
     )
     outputs = served_outputs(stdout)
     assert list(outputs) == list(SERVED_EXAMPLES), stdout
@@ -243,19 +246,25 @@ def test_demo_runs_twice_and_moves_aliases(tmp_path: Path) -> None:
         "1. Train",
         "2. Predict in Python",
         "3. The same from the command line",
-        "4. Serve both models over HTTP",
+        "4. Serve the models over HTTP",
         "5. Your turn",
     ):
         assert heading in runs[1]
     assert "$ roost predict churn@production --input examples/churn_rows.csv" in runs[1]
     registry = Registry(home)
-    for name in ("iris", "churn"):
+    for name in ("iris", "churn", "risk", "risk-fast", "risk-slow"):
         summary = registry.summary(name)
         assert [v.version for v in summary.versions] == [1, 2]
-        assert summary.aliases == {"production": 2}
+        # the cascade's members are pinned by version; only what clients call has an alias
+        assert summary.aliases == ({} if name.startswith("risk-") else {"production": 2})
 
     assert assert_served_and_stopped(runs[0]) == first_port
-    assert "serving iris@production (version 2), churn@production (version 2)" in runs[1]
+    assert (
+        "serving iris@production (version 2), churn@production (version 2), "
+        "risk@production (version 2)"
+    ) in runs[1]
+    assert "a composite (cascade) of risk-fast:2, risk-slow:2" in runs[1]
+    assert re.search(r"phase 'slow' answered [1-9]\d* of 400 rows", runs[1])
     assert f"Port {taken} is taken" in runs[1]
     assert assert_served_and_stopped(runs[1]) != taken
 
