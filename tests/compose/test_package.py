@@ -165,7 +165,8 @@ def test_a_nested_unregistered_composite_is_stored_inline(
     }
     outputs = loaded.predict(x)
     slow_rows = [row for row in outputs if row["phase"] == "slow"]
-    assert slow_rows and all(r["label"] == 0 for r in slow_rows)
+    assert slow_rows
+    assert all(r["label"] == 0 for r in slow_rows)
     assert all(r["rules"] == "unsure_is_negative" for r in slow_rows)
     assert loaded.path_of(outputs)[-1] == "rule:unsure_is_negative"
     check_model(registry.model("guarded-cascade:1"))

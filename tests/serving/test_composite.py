@@ -115,7 +115,8 @@ def test_concurrent_requests_to_a_composite_are_batched(live: str) -> None:
     metrics = httpx.get(f"{live}/metrics").text
     count = _sample(metrics, "roost_batch_requests_count")
     total = _sample(metrics, "roost_batch_requests_sum")
-    assert total >= 40 and count < total  # fewer batches than requests: some were merged
+    assert total >= 40
+    assert count < total
 
 
 def test_telemetry_logs_the_path_each_request_took(live: str, tmp_path: Path) -> None:

@@ -319,9 +319,9 @@ def _ready_frame(specs: tuple[ColumnSpec, ...], rows: Rows) -> pd.DataFrame | No
     for spec, dtype in zip(specs, frame.dtypes, strict=True):
         if dtype != np.dtype(spec.dtype):
             return None
-        if spec.dtype.startswith("float") and not spec.allow_nan:
-            if np.isnan(frame[spec.name].to_numpy()).any():
-                return None
+        is_float = spec.dtype.startswith("float")
+        if is_float and not spec.allow_nan and np.isnan(frame[spec.name].to_numpy()).any():
+            return None
     return frame.reset_index(drop=True)
 
 
