@@ -17,8 +17,14 @@ import pytest
 
 from roost.errors import ConfigError, TelemetryError
 from roost.telemetry._jsonl_sink import JsonlSink
-from roost.telemetry._records import DUPLICATE, RECORDED, FeedbackRecord, PredictionRecord
-from roost.telemetry._sink import Sink, dump_json, mask_password, open_sink
+from roost.telemetry._records import (
+    DUPLICATE,
+    RECORDED,
+    FeedbackRecord,
+    PredictionRecord,
+    RenderedPrediction,
+)
+from roost.telemetry._sink import ROWS_PER_INSERT, Sink, dump_json, mask_password, open_sink
 from roost.telemetry._sqlite_sink import SqliteSink
 
 T0 = 1_800_000_000.0
@@ -88,6 +94,27 @@ def test_sink_round_trips_every_field(sink: Sink) -> None:
     ]
     sink.write_predictions(written)
     assert sink.predictions() == written
+
+
+def test_sink_takes_rendered_records_and_batches_past_one_insert(sink: Sink) -> None:
+    """Serving hands over rendered rows; a batch longer than one INSERT loses nothing."""
+    written = [
+        prediction(f"p{i:05d}", T0 + i, path=["fast"] if i % 2 else None, outputs=[i])
+        for i in range(2 * ROWS_PER_INSERT + 7)
+    ]
+    rendered = [RenderedPrediction.of(record) for record in written]
+    sink.write_predictions([*rendered[:-3], *written[-3:]])  # both kinds in one batch
+    assert sink.predictions() == written
+    sink.write_predictions(rendered[5:9])  # a retry: ignored
+    assert len(sink.predictions()) == len(written)
+
+
+def test_rendered_record_round_trips() -> None:
+    record = prediction("a", T0, path=["fast", "rule:cap"], inputs=[np.array([1.5, np.nan])])
+    rendered = RenderedPrediction.of(record)
+    assert rendered.n_rows == 1
+    assert rendered.inputs == "[[1.5,null]]"
+    assert rendered.record() == prediction("a", T0, path=["fast", "rule:cap"], inputs=[[1.5, None]])
 
 
 def test_sink_stores_numpy_values_and_nan_as_json(sink: Sink) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from roost.clock import Clock
 from roost.serving.repository import ServedModel
-from roost.telemetry import PredictionRecord
+from roost.telemetry import LoggedPrediction, RenderedPrediction
 from roost.telemetry.accuracy import REGRESSION, production_metrics
 from roost.telemetry.drift import drift_report
 
@@ -133,7 +133,7 @@ class QualityMetrics:
     def update(
         self,
         served: list[ServedModel],
-        recent: Mapping[str, list[PredictionRecord]],
+        recent: Mapping[str, Sequence[LoggedPrediction]],
         now: float,
     ) -> None:
         """Recompute production accuracy and drift (in a worker thread: it reads the sink)."""
@@ -151,7 +151,11 @@ class QualityMetrics:
                 elif overall.accuracy is not None:
                     self.accuracy.labels(*labels).set(overall.accuracy)
             baseline = self._baseline(model)
-            records = [r for r in recent.get(model.name, []) if r.version == model.version]
+            records = [
+                r.record() if isinstance(r, RenderedPrediction) else r  # parse the JSON back
+                for r in recent.get(model.name, [])
+                if r.version == model.version
+            ]
             if baseline is None or not records:
                 continue
             names = [spec.name for spec in model.model.signature.inputs]

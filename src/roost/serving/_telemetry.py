@@ -1,7 +1,8 @@
 """Serving's side of telemetry: hand each answered prediction request to the prediction log.
 
-``PredictionTap.record`` runs on the event loop after the outputs are known. It builds
-one ``PredictionRecord`` and appends it to the log's buffer; the log's own thread
+``PredictionTap.record`` runs on the event loop after the outputs are known. It renders
+one ``RenderedPrediction`` (the record, its inputs and outputs as JSON text) and appends it
+to the log's buffer; the log's own thread
 writes it to the sink, so a slow or failing sink never holds up an answer. Sampling is
 decided first (``wants``), so an unsampled request costs one random number.
 """
@@ -17,7 +18,7 @@ from typing import Any
 from roost.clock import Clock
 from roost.errors import ConfigError
 from roost.serving.repository import ServedModel
-from roost.telemetry import PredictionLog, PredictionRecord, Redactor, Sink
+from roost.telemetry import PredictionLog, Redactor, RenderedPrediction, Sink
 
 __all__ = ["RECENT_RECORDS", "PredictionTap", "rows_for_log"]
 
@@ -67,7 +68,7 @@ class PredictionTap:
         self.feedback_counts: Counter[str] = Counter()
         #: the last requests logged, per model with a training baseline, for the drift
         #: gauges (``_quality``); a model without one has nothing to compare them with
-        self.recent: dict[str, deque[PredictionRecord]] = {}
+        self.recent: dict[str, deque[RenderedPrediction]] = {}
         self._versions: dict[tuple[str, int], _Version] = {}
 
     def redactor(self, served: ServedModel) -> Redactor | None:
@@ -121,7 +122,9 @@ class PredictionTap:
             inputs = rows_for_log(rows) if version.readable else []
             if version.redactor is not None:
                 inputs = version.redactor.rows(inputs)
-            record = PredictionRecord(
+            path = version.path_of(outputs) if version.path_of is not None else None
+            # rendered now, so the buffer holds text rather than the request's objects
+            record = RenderedPrediction.render(
                 prediction_id,
                 self.clock.time() - latency_s,
                 served.name,
@@ -130,7 +133,7 @@ class PredictionTap:
                 inputs,
                 outputs,
                 latency_s * 1000,
-                version.path_of(outputs) if version.path_of is not None else None,
+                path,
             )
             self.log.record(record)
             if version.recent is not None:
@@ -154,5 +157,5 @@ class _Version:
 
     redactor: Redactor | None
     readable: bool
-    recent: deque[PredictionRecord] | None
+    recent: deque[RenderedPrediction] | None
     path_of: Callable[[list[Any]], list[str] | None] | None

@@ -12,7 +12,14 @@ docs/telemetry.md has the long form.
 
 from __future__ import annotations
 
-from roost.telemetry._records import DUPLICATE, RECORDED, FeedbackRecord, PredictionRecord
+from roost.telemetry._records import (
+    DUPLICATE,
+    RECORDED,
+    FeedbackRecord,
+    LoggedPrediction,
+    PredictionRecord,
+    RenderedPrediction,
+)
 from roost.telemetry._redact import Redactor
 from roost.telemetry._sink import FeedbackCounts, Sink, mask_password, open_sink
 from roost.telemetry.log import LogCounts, PredictionLog
@@ -23,9 +30,11 @@ __all__ = [
     "FeedbackCounts",
     "FeedbackRecord",
     "LogCounts",
+    "LoggedPrediction",
     "PredictionLog",
     "PredictionRecord",
     "Redactor",
+    "RenderedPrediction",
     "Sink",
     "mask_password",
     "open_sink",

@@ -33,7 +33,9 @@ from roost.telemetry._records import (
     RECORDED,
     FeedbackRecord,
     FeedbackStatus,
+    LoggedPrediction,
     PredictionRecord,
+    RenderedPrediction,
 )
 from roost.telemetry._sink import (
     DEFAULT_LATE_AFTER_S,
@@ -87,7 +89,7 @@ class JsonlSink:
 
     # ------------------------------------------------------------------ writing
 
-    def write_predictions(self, records: Sequence[PredictionRecord]) -> None:
+    def write_predictions(self, records: Sequence[LoggedPrediction]) -> None:
         data = b"".join(_prediction_line(record) for record in records)
         with self._lock:
             self._append(data, durable=False)
@@ -241,22 +243,18 @@ def _line(fields: dict[str, Any]) -> bytes:
     return orjson.dumps({k: orjson.Fragment(dump_json(v)) for k, v in fields.items()}) + b"\n"
 
 
-def _prediction_line(record: PredictionRecord) -> bytes:
-    return _line(
-        {
-            "kind": "prediction",
-            "prediction_id": record.prediction_id,
-            "timestamp": record.timestamp,
-            "model": record.model,
-            "version": record.version,
-            "protocol": record.protocol,
-            "n_rows": record.n_rows,
-            "inputs": record.inputs,
-            "outputs": record.outputs,
-            "latency_ms": record.latency_ms,
-            "path": record.path,
-        }
-    )
+def _prediction_line(record: LoggedPrediction) -> bytes:
+    if isinstance(record, PredictionRecord):
+        record = RenderedPrediction.of(record)
+    # the rendered fields are JSON text already: they go into the line as they are
+    fields = {
+        "kind": "prediction",
+        **record._asdict(),
+        "inputs": orjson.Fragment(record.inputs),
+        "outputs": orjson.Fragment(record.outputs),
+        "path": orjson.Fragment(record.path if record.path is not None else "null"),
+    }
+    return orjson.dumps(fields) + b"\n"
 
 
 def _feedback_line(record: FeedbackRecord) -> bytes:

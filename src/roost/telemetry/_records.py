@@ -9,9 +9,17 @@ one-row request, or a list with one value per row.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["FeedbackRecord", "FeedbackStatus", "PredictionRecord"]
+from roost.telemetry._json import dump_json, load_json
+
+__all__ = [
+    "FeedbackRecord",
+    "FeedbackStatus",
+    "LoggedPrediction",
+    "PredictionRecord",
+    "RenderedPrediction",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +52,94 @@ class PredictionRecord:
     @property
     def n_rows(self) -> int:
         return len(self.outputs)
+
+
+class RenderedPrediction(NamedTuple):
+    """A prediction record already turned into the row the sinks store: JSON as text.
+
+    Serving renders each request's record as it answers, instead of keeping the request's
+    rows and outputs alive until the log's thread writes them. The buffer then holds one
+    object per request rather than a tree of lists and dicts that the garbage collector
+    walks again at every collection, which measured 2 µs of the 9 µs telemetry cost per
+    request. The fields are in the order of the SQL sinks' columns, so a batch goes to
+    ``executemany`` as it is. (A NamedTuple rather than a frozen dataclass: it is built
+    on the request path, and a frozen dataclass's ``__init__`` costs three times more.)
+
+    Attributes:
+        inputs: the rows as JSON text; ``outputs`` and ``path`` likewise (``path`` None
+            for a model that is not a composite). The others as in ``PredictionRecord``.
+    """
+
+    prediction_id: str
+    timestamp: float
+    model: str
+    version: int
+    protocol: str
+    n_rows: int
+    inputs: str
+    outputs: str
+    latency_ms: float
+    path: str | None
+
+    @classmethod
+    def render(
+        cls,
+        prediction_id: str,
+        timestamp: float,
+        model: str,
+        version: int,
+        protocol: str,
+        inputs: list[Any],
+        outputs: list[Any],
+        latency_ms: float,
+        path: list[str] | None = None,
+    ) -> RenderedPrediction:
+        """Render a request's record from the fields of ``PredictionRecord``."""
+        return cls(
+            prediction_id,
+            timestamp,
+            model,
+            version,
+            protocol,
+            len(outputs),
+            dump_json(inputs).decode(),
+            dump_json(outputs).decode(),
+            latency_ms,
+            None if path is None else dump_json(path).decode(),
+        )
+
+    @classmethod
+    def of(cls, record: PredictionRecord) -> RenderedPrediction:
+        """Render a record."""
+        return cls.render(
+            record.prediction_id,
+            record.timestamp,
+            record.model,
+            record.version,
+            record.protocol,
+            record.inputs,
+            record.outputs,
+            record.latency_ms,
+            record.path,
+        )
+
+    def record(self) -> PredictionRecord:
+        """The record back, its JSON parsed."""
+        return PredictionRecord(
+            self.prediction_id,
+            self.timestamp,
+            self.model,
+            self.version,
+            self.protocol,
+            load_json(self.inputs),
+            load_json(self.outputs),
+            self.latency_ms,
+            None if self.path is None else load_json(self.path),
+        )
+
+
+#: what the prediction log takes and the sinks write: a record, or one rendered already
+LoggedPrediction = PredictionRecord | RenderedPrediction
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from roost.errors import ConfigError
-from roost.telemetry._records import PredictionRecord
+from roost.telemetry._records import LoggedPrediction
 from roost.telemetry._sink import Sink
 
 __all__ = ["LogCounts", "PredictionLog"]
@@ -112,8 +112,8 @@ class PredictionLog:
         self._flush_interval_s = float(flush_interval_s)
         self._random = random
 
-        self._buffer: deque[PredictionRecord] = deque()
-        self._batch: list[PredictionRecord] = []  # taken from the buffer, not yet written
+        self._buffer: deque[LoggedPrediction] = deque()
+        self._batch: list[LoggedPrediction] = []  # taken from the buffer, not yet written
         self._wake = threading.Event()  # records are waiting, or someone wants a flush
         self._stop = threading.Event()
         self._done = threading.Condition()  # notified when _resolved grows
@@ -145,7 +145,7 @@ class PredictionLog:
         self._skipped += 1
         return False
 
-    def record(self, record: PredictionRecord) -> None:
+    def record(self, record: LoggedPrediction) -> None:
         """Hand one record to the writer thread; returns at once and never raises.
 
         Call it from one thread (serving's event loop): its counters are not locked.
@@ -277,7 +277,7 @@ class PredictionLog:
             self._written += len(self._batch)
             self._batch = []
 
-    def _take(self) -> list[PredictionRecord]:
+    def _take(self) -> list[LoggedPrediction]:
         batch = []
         buffer = self._buffer
         for _ in range(self._batch_size):
