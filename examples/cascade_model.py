@@ -229,7 +229,9 @@ def main() -> None:
     args = parser.parse_args()
     trained = train(args.rows)
     version, calibration = register_with_calibration(trained)
-    print(f"registered {version}, pinning {FAST}:latest and {SLOW}:latest\n")
+    pins = roost.load(str(version)).metadata["depends_on"]
+    pinned = " and ".join(f"{pin['name']}:{pin['version']}" for pin in pins)
+    print(f"registered {version}, pinning {pinned}\n")
     print(calibration)
     refs = (str(version), f"{FAST}:latest", f"{SLOW}:latest")
     port = serve_demo.free_port()

@@ -32,7 +32,8 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-DEMO = ROOT / "examples" / "demo.py"
+EXAMPLES = ROOT / "examples"
+DEMO = EXAMPLES / "demo.py"
 DOCS = ROOT / "docs"
 #: the pages whose ``>>>`` examples run as doctests
 DOCTESTED = ["composition.md", "model.md", "store.md", "testing.md"]
@@ -322,3 +323,39 @@ def test_store_doc_lists_every_card_field() -> None:
     text = (DOCS / "store.md").read_text(encoding="utf-8")
     listed = re.findall(r"^\| `(\w+)` \| (.+) \|$", text.split("## Card fields", 1)[1], re.M)
     assert listed == list(CARD_FIELDS.items())
+
+
+def test_cascade_example_registers_serves_and_measures_each_path(tmp_path: Path) -> None:
+    """``examples/cascade_model.py``, small: calibrated, registered, served, measured."""
+    home = tmp_path / "roost-home"
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "cascade_model.py"), "--rows", "3000", "--sample", "30"],
+        cwd=ROOT,
+        env=_environment(home),
+        capture_output=True,
+        text=True,
+        timeout=DEMO_TIMEOUT_S,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "registered risk:1, pinning risk-fast:1 and risk-slow:1" in out
+    assert re.search(r"^threshold [\d.]+ meets the target", out, re.M), out
+    rows = re.findall(
+        r"^\| (risk[^|]*?) \| ([\d.]+)% \| ([\d.]+) \| ([\d.]+) ms \| ([\d.]+) ms \|$", out, re.M
+    )
+    assert [r[0] for r in rows] == [
+        "risk-fast alone",
+        "risk-slow alone",
+        "risk: rows fast answered",
+        "risk: rows slow answered",
+        "risk: the cascade",
+    ]
+    shares = {name: float(share) for name, share, *_ in rows}
+    assert shares["risk: rows fast answered"] + shares["risk: rows slow answered"] == pytest.approx(
+        100, abs=0.2
+    )
+    assert all(float(p50) > 0 for *_, p50, _ in rows)
+    assert "roost serve (pid" in out
+    assert "stopped with exit status 0" in out
+    assert [str(v) for v in Registry(home).dependents("risk-fast:1")] == ["risk:1"]

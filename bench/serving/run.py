@@ -216,13 +216,17 @@ def run_wrk(
 
 
 def measure_servers(
-    args: argparse.Namespace, workdir: Path, models: dict[str, Any], env: dict[str, str]
+    args: argparse.Namespace,
+    workdir: Path,
+    models: dict[str, Any],
+    env: dict[str, str],
+    *,
+    reverse: bool = False,
 ) -> list[Result]:
-    """One round: each server in turn, each model, each concurrency."""
+    """One round: each server in turn (``reverse``: last first), each model, each concurrency."""
     results: list[Result] = []
-    for server in server_commands(0, args.workers, workdir):
-        if args.servers and server not in args.servers:
-            continue
+    servers = [s for s in server_commands(0, args.workers, workdir) if s in (args.servers or [s])]
+    for server in reversed(servers) if reverse else servers:
         port = free_port()
         command = server_commands(port, args.workers, workdir)[server]
         process = subprocess.Popen(
@@ -332,7 +336,10 @@ def main() -> None:
     for round_ in range(args.repeat):
         if args.repeat > 1:
             print(f"round {round_ + 1} of {args.repeat}", flush=True)
-        results.extend(measure_servers(args, workdir, models, env))
+        # every other round runs the servers in the opposite order: whatever the first
+        # server of a round leaves behind (a warm cache, a busy neighbour) then favours
+        # each server equally often
+        results.extend(measure_servers(args, workdir, models, env, reverse=round_ % 2 == 1))
     results = median_results(results)
     print()
     print(
