@@ -239,7 +239,7 @@ class SqlSink:
         with self._transaction(write=True) as cur:
             # many rows per statement, not executemany: the database releases the GIL for
             # each statement it runs, and taking it back from a busy event loop once per
-            # row cost the writer thread ~30 µs of CPU per row in a loaded server
+            # row cost the writer thread ~30 µs of CPU per row in a loaded server (py-spy)
             for start in range(0, len(rows), ROWS_PER_INSERT):
                 chunk = rows[start : start + ROWS_PER_INSERT]
                 cur.execute(_insert_predictions(len(chunk)), list(itertools.chain(*chunk)))
@@ -351,8 +351,11 @@ def _window(model: str | None, since: float | None, until: float | None) -> tupl
     return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
 
-#: rows per INSERT: 5,000 parameters, under SQLite's (32,766) and PostgreSQL's (65,535) limits
-ROWS_PER_INSERT = 500
+#: rows per INSERT. Binding a statement's parameters holds the GIL (a model's thread and
+#: the event loop wait meanwhile), and running it releases the GIL, whose hand-back is
+#: dear when the loop is busy: 100 rows (1,000 parameters) keep the first short and the
+#: second rare. Far under SQLite's (32,766) and PostgreSQL's (65,535) parameter limits.
+ROWS_PER_INSERT = 100
 
 
 @functools.lru_cache(maxsize=8)
