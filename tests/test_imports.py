@@ -7,7 +7,8 @@ The layer order (STYLE.md §1), bottom first::
     store
     facade (roost/__init__.py, _api.py, testing.py)
     compose, features, telemetry
-    serving, batch, cards
+    cards
+    serving, batch
     deploy, plan, web
     cli (and roost/__main__.py)
 
@@ -44,7 +45,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("store",),
     ("facade",),
     ("compose", "features", "telemetry"),
-    ("serving", "batch", "cards"),
+    ("cards",),
+    ("serving", "batch"),
     ("deploy", "plan", "web"),
     ("cli",),
 )
@@ -59,7 +61,7 @@ READS_FROM: dict[str, frozenset[str]] = {
     "compose": frozenset({"model", "store"}),
     "features": frozenset({"model", "store"}),
     "telemetry": frozenset({"model"}),
-    "serving": frozenset({"model", "store", "compose", "features", "telemetry"}),
+    "serving": frozenset({"model", "store", "compose", "features", "telemetry", "cards"}),
     "batch": frozenset({"model", "store"}),
     "cards": frozenset({"model", "store", "telemetry"}),
     "deploy": frozenset({"store", "serving"}),
@@ -186,7 +188,7 @@ def _documented_reads_from() -> dict[str, frozenset[str]]:
     table = {}
     for line in ARCHITECTURE.read_text(encoding="utf-8").splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if len(cells) != 4 or cells[1] not in ("built", "planned"):
+        if len(cells) != 4 or cells[1] not in ("built", "in progress", "planned"):
             continue
         room = cells[0].split()[0].strip("`/")
         if cells[3] == "all":

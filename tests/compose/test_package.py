@@ -170,3 +170,19 @@ def test_a_nested_unregistered_composite_is_stored_inline(
     assert all(r["rules"] == "unsure_is_negative" for r in slow_rows)
     assert loaded.path_of(outputs)[-1] == "rule:unsure_is_negative"
     check_model(registry.model("guarded-cascade:1"))
+
+
+def test_models_show_lists_the_pinned_members(registry: Registry) -> None:
+    from typer.testing import CliRunner
+
+    from roost.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        ["models", "show", "cascade:1"],
+        env={"ROOST_HOME": str(registry.home), "COLUMNS": "200"},
+    )
+    assert result.exit_code == 0, result.output
+    digest = registry.resolve("fast:1").digest
+    assert "Members (pinned)" in result.output
+    assert f"fast  fast:1  {digest[:19]}…" in result.output

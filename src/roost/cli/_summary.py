@@ -110,6 +110,19 @@ def _data_fact(facts: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _member_facts(pins: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """A composite's members: each pinned version with its digest, nested ones indented."""
+    facts: list[tuple[str, str]] = []
+    for name, pin in pins.items():
+        if isinstance(pin, Mapping) and "composite" in pin:
+            facts.append((f"{prefix}{name}", f"an inline {pin['composite']}"))
+            facts.extend(_member_facts(pin.get("members") or {}, prefix + "  "))
+        elif isinstance(pin, Mapping):
+            digest = str(pin.get("digest", ""))[:19]
+            facts.append((f"{prefix}{name}", f"{pin.get('name')}:{pin.get('version')}  {digest}…"))
+    return facts
+
+
 def _provenance_facts(provenance: Mapping[str, Any]) -> list[tuple[str, str]]:
     environment = provenance.get("environment") or {}
     rows = [("code", _code_fact(provenance.get("code")))]
@@ -171,6 +184,13 @@ def render_summary(
 
     _section(console, "Provenance")
     _print_facts(console, _provenance_facts(metadata.get("provenance") or {}))
+
+    members = (
+        (flavor.get("options") or {}).get("members") if flavor.get("name") == "composite" else None
+    )
+    if members:
+        _section(console, "Members (pinned)")
+        _print_facts(console, _member_facts(members))
 
     params = training.get("params") or {}
     _section(console, "Params")
