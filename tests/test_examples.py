@@ -25,6 +25,8 @@ from typing import Any
 import httpx
 import pytest
 
+from roost.cards.document import model_card
+from roost.cards.history import EvaluationHistory
 from roost.errors import SignatureError
 from roost.store import CARD_FIELDS, Registry
 
@@ -114,7 +116,11 @@ def test_readme_quickstart_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         )
         assert result.returncode == 0, f"$ {command}\n{result.stdout}{result.stderr}"
         outputs.append(result.stdout)
-    assert "versicolor" in outputs[-1]
+    predicted = next(
+        o for c, o in zip(commands, outputs, strict=True) if c.startswith("roost predict")
+    )
+    assert "versicolor" in predicted
+    assert "model card of iris:1" in outputs[-1]
 
     assert "versicolor" in run_serve_block(readme, home, tmp_path)
 
@@ -258,6 +264,16 @@ def test_demo_runs_twice_and_moves_aliases(tmp_path: Path) -> None:
         assert [v.version for v in summary.versions] == [1, 2]
         # the cascade's members are pinned by version; only what clients call has an alias
         assert summary.aliases == ({} if name.startswith("risk-") else {"production": 2})
+    # the demo's models are evaluated on their held-out rows when registered, sliced, and
+    # declare every card field: their cards are complete (risk is sliced by its phases)
+    history = EvaluationHistory(registry)
+    served = (("iris:2", "petal_size"), ("churn:2", "contract_type"), ("risk:2", "phase"))
+    for ref, slice_column in served:
+        evaluations = history.list(ref)
+        assert len(evaluations) == 1, ref
+        assert {s.column for s in evaluations[0].slices} == {slice_column}
+        card = model_card(registry.metadata(ref), evaluations)
+        assert (card.completeness, card.missing) == (1.0, ()), ref
 
     assert assert_served_and_stopped(runs[0]) == first_port
     assert (

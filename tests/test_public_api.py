@@ -15,6 +15,7 @@ import pytest
 
 FACADES = [
     "roost",
+    "roost.cards",
     "roost.compose",
     "roost.errors",
     "roost.model",

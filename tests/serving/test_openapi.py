@@ -312,8 +312,12 @@ def test_build_document_keeps_only_routed_paths(client: TestClient) -> None:
         "/v1/feedback",
         "/v1/models",
         "/v1/models/digits",
+        "/v1/models/digits/card",
+        "/v1/models/digits/factsheet",
         "/v1/models/digits:predict",
         "/v1/models/iris",
+        "/v1/models/iris/card",
+        "/v1/models/iris/factsheet",
         "/v1/models/iris:predict",
     ]
 

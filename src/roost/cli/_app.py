@@ -15,7 +15,9 @@ from typing import Annotated
 import typer
 
 from roost._version import __version__
+from roost.cli._card import card
 from roost.cli._errors import ErrorHandlingGroup, is_debug
+from roost.cli._evaluate import evaluate
 from roost.cli._logging import configure_logging
 from roost.cli._models import models_app
 from roost.cli._predict import predict
@@ -84,5 +86,7 @@ def root(
 
 app.add_typer(models_app, name="models")
 app.command("predict")(predict)
+app.command("card")(card)
 app.command("serve")(serve)
 app.add_typer(telemetry_app, name="telemetry")
+app.command("evaluate")(evaluate)

@@ -19,7 +19,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from roost.config import ServingConfig
-from roost.serving import feedback, health, openapi
+from roost.serving import documents, feedback, health, openapi
 from roost.serving._predict_lane import PredictLane
 from roost.serving._quality import watch_quality
 from roost.serving._telemetry import PredictionTap
@@ -43,6 +43,7 @@ def _routes() -> list[BaseRoute]:
         *health.routes(),
         *metrics_routes(),
         *feedback.routes(),
+        *documents.routes(),
     ]
 
 

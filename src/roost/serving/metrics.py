@@ -72,6 +72,8 @@ _MODEL_PATHS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("v2", re.compile(r"^/v2/models/([^/]+)")),
 )
 _MLFLOW_PATHS = frozenset({"/invocations", "/invocations/"})
+#: a model's documents: reading them is not using the model, so they count as ``other``
+_DOCUMENT_SUFFIXES = ("/card", "/factsheet")
 
 
 def _multiprocess_files_are_on() -> bool:
@@ -323,9 +325,13 @@ def classify(path: str, served: frozenset[str], default: str) -> tuple[str, str]
         ('v1', 'iris')
         >>> classify("/v2/models/made-up/infer", frozenset({"iris"}), "iris")
         ('v2', 'other')
+        >>> classify("/v1/models/iris/factsheet", frozenset({"iris"}), "iris")
+        ('v1', 'other')
     """
     if path in _MLFLOW_PATHS:
         return "mlflow", default
+    if path.startswith("/v1/models/") and path.endswith(_DOCUMENT_SUFFIXES):
+        return "v1", OTHER
     for protocol, pattern in _MODEL_PATHS:
         match = pattern.match(path)
         if match is not None:

@@ -30,7 +30,7 @@ from starlette.routing import BaseRoute, Match, Route
 from roost._version import __version__
 from roost.serving import _openapi_models as models
 from roost.serving import _openapi_parts as parts
-from roost.serving import feedback
+from roost.serving import documents, feedback
 from roost.serving._http import json_response
 from roost.serving.repository import ServedModel
 from roost.serving.state import ServerState
@@ -69,6 +69,7 @@ def build_document(
         is_default = model.name == default_name
         components["schemas"].update(models.model_schemas(model, is_default))
         paths.update(models.model_paths(model))
+        paths.update(documents.openapi_paths(model))
         tags.append(models.model_tag(model, is_default))
     default = next((m for m in served if m.name == default_name), None)
     if default is not None:

@@ -46,6 +46,8 @@ class ServedModel:
         version: the registry version currently served.
         model: the loaded model.
         batcher: merges its requests.
+        serving_since: when this process loaded it, ready to serve (seconds since the
+            epoch, on the repository's clock); a factsheet's throughput counts from here.
     """
 
     name: str
@@ -53,6 +55,7 @@ class ServedModel:
     version: int
     model: PackagedModel
     batcher: Batcher
+    serving_since: float = 0.0
 
 
 class ModelRepository:
@@ -147,7 +150,9 @@ class ModelRepository:
             observer=observer,
             name=str(found),
         )
-        return ServedModel(found.name, str(ref), found.version, model, batcher)
+        return ServedModel(
+            found.name, str(ref), found.version, model, batcher, serving_since=self.clock.time()
+        )
 
     async def load_all(self) -> None:
         """Load every model in worker threads; record, log and survive failures."""
