@@ -65,7 +65,7 @@ READS_FROM: dict[str, frozenset[str]] = {
     "batch": frozenset({"model", "store"}),
     "cards": frozenset({"model", "store", "telemetry"}),
     "deploy": frozenset({"store", "serving"}),
-    "plan": frozenset({"model", "store"}),
+    "plan": frozenset({"model", "store", "serving"}),  # profile: the server's codecs
     "web": frozenset({"serving", "telemetry"}),
     "cli": frozenset(_LEVEL) - {"cli"},
 }

@@ -19,6 +19,7 @@ FACADES = [
     "roost.compose",
     "roost.errors",
     "roost.model",
+    "roost.plan",
     "roost.serving",
     "roost.store",
     "roost.telemetry",

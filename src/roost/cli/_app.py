@@ -20,7 +20,9 @@ from roost.cli._errors import ErrorHandlingGroup, is_debug
 from roost.cli._evaluate import evaluate
 from roost.cli._logging import configure_logging
 from roost.cli._models import models_app
+from roost.cli._plan import plan_app
 from roost.cli._predict import predict
+from roost.cli._profile import profile
 from roost.cli._serve import serve
 from roost.cli._session import Session
 from roost.cli._telemetry import telemetry_app
@@ -86,7 +88,9 @@ def root(
 
 app.add_typer(models_app, name="models")
 app.command("predict")(predict)
+app.command("profile")(profile)
 app.command("card")(card)
 app.command("serve")(serve)
 app.add_typer(telemetry_app, name="telemetry")
 app.command("evaluate")(evaluate)
+app.add_typer(plan_app, name="plan")
