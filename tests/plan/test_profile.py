@@ -288,3 +288,53 @@ def test_quantile_matches_numpy_linear(q: float) -> None:
     values = sorted([3.0, 1.0, 4.0, 1.5, 9.0, 2.6, 5.0])
     assert quantile(values, q) == pytest.approx(float(np.percentile(values, q * 100)))
     assert not math.isnan(quantile([7.0], q))
+
+
+def test_a_profiled_component_plans_inside_a_system(measured: ModelProfile) -> None:
+    """Plans start from measurements: the component block goes into a system as it is."""
+    from roost.plan import build_report, parse_spec
+
+    block = measured.component_block("classifier")
+    system = {
+        "version": 1,
+        "name": "profiled",
+        "locations": {
+            "phone": {"kind": "device", "fleet_size": 1000, "ram_available_mb": 4000},
+            measured.location: {"kind": "cloud", "replica": {"usd_per_hour": 0.5}},
+        },
+        "links": {
+            "wan": {
+                "ends": ["phone", measured.location],
+                "one_way_latency_s": 0.02,
+                "bandwidth_bps": 1e7,
+            }
+        },
+        "network_scenarios": {"online": ["wan"]},
+        "components": {
+            "app": {"fixed_at": "phone"},
+            **block,
+            "screen": {"fixed_at": "phone"},
+        },
+        "flows": [
+            {"name": "row", "from": "app", "to": "classifier", "bytes": 200},
+            {"name": "label", "from": "classifier", "to": "screen", "bytes": 100},
+        ],
+        "workload": {
+            "requests_per_s_per_active_user": 0.1,
+            "active_s_per_user_per_day": 600,
+            "peak_concurrent_users": 100,
+        },
+        "requirements": {
+            "latency": [{"path": ["app", "classifier", "screen"], "max_s": 1.0, "hard": True}]
+        },
+    }
+    spec = parse_spec(yaml.safe_dump(system), "profiled.yaml")
+    report = build_report(spec)
+    assert report.recommendation is not None
+    one = measured.latency_at(1)
+    (row,) = report.rows  # the profiled location is the only one allowed
+    assert row.metrics is not None
+    # the critical path holds the measured compute time plus the two hops of the WAN link
+    latency = row.metrics.latency
+    assert latency.best == pytest.approx(one.p50_ms / 1000 + 2 * 0.02 + 300 * 8 / 1e7, rel=0.01)
+    assert latency.worst == pytest.approx(one.p99_ms / 1000 + 2 * 0.02 + 300 * 8 / 1e7, rel=0.01)

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from roost.cli._output import heading, key_value_table, plain_table, print_json, stdout_console
 from roost.cli._params import JsonOption
+from roost.cli._plan_system import PlanGroup, plan_system
 from roost.errors import ConfigError, PlanError
 from roost.plan import (
     AutoscalerSettings,
@@ -28,11 +29,13 @@ from roost.plan.capacity import MAX_OFFERED_LOAD
 __all__ = ["plan_app", "read_profile"]
 
 plan_app = typer.Typer(
+    cls=PlanGroup,  # `roost plan SYSTEM.yaml` runs `roost plan system SYSTEM.yaml`
     help="Plan where models run and how many replicas they need.",
     no_args_is_help=True,
 )
+plan_app.command("system")(plan_system)
 
-#: the key of a profile file; ``roost profile REF`` will write the same shape
+#: the key of a profile file; ``roost profile REF --out`` writes the same shape
 PROFILE_KEY = "latency_ms_by_batch"
 
 _NONE = "–"
