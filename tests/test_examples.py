@@ -38,7 +38,7 @@ EXAMPLES = ROOT / "examples"
 DEMO = EXAMPLES / "demo.py"
 DOCS = ROOT / "docs"
 #: the pages whose ``>>>`` examples run as doctests
-DOCTESTED = ["composition.md", "model.md", "planner.md", "store.md", "testing.md"]
+DOCTESTED = ["capacity.md", "composition.md", "model.md", "planner.md", "store.md", "testing.md"]
 #: one demo run takes ~10 s here; the bound is for a slow, busy CI machine
 DEMO_TIMEOUT_S = 300
 CLI_TIMEOUT_S = 120
