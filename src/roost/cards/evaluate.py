@@ -13,7 +13,8 @@ The model runs once, on the columns of ``rows`` its signature takes; every other
   and the calibration bins. **Regression**: MAE, RMSE, R², plus a residual histogram.
 - **Truth values the model does not know** (not among its classes): kept and counted as
   wrong, added to the confusion matrix's labels, left out of ROC AUC, and noted in
-  ``data["notes"]``. A missing truth value is refused.
+  ``data["notes"]``. A missing truth value is refused (``_outcome`` turns outputs and
+  truth into the arrays the metrics take).
 - **Intervals**: a percentile bootstrap of every metric, the resamples drawn by a numpy
   ``Generator`` seeded with ``seed``; every metric of a group (all rows, or one slice) uses
   the same resamples, so no interval depends on which other metrics or slices were asked
@@ -28,17 +29,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from roost.cards._outcome import Outcome, classes, listing, numbers, plain, sort_key
 from roost.cards.evaluation import Evaluation, MetricValue, SliceResult, Task
 from roost.clock import Clock, SystemClock
 from roost.errors import ConfigError
 from roost.model import OutputSpec, Signature
-from roost.types import JSONValue
 
 if TYPE_CHECKING:
     import numpy as np
@@ -50,45 +51,6 @@ if TYPE_CHECKING:
 __all__ = ["evaluate"]
 
 log = logging.getLogger(__name__)
-
-#: values named in a message before it says how many more there are
-_SHOWN = 5
-
-
-def _listing(values: Iterable[Any]) -> str:
-    items = [str(v) for v in values]
-    more = f", … ({len(items) - _SHOWN} more)" if len(items) > _SHOWN else ""
-    return ", ".join(items[:_SHOWN]) + more
-
-
-def _plain(value: Any) -> JSONValue:
-    """A value from a frame or a model as JSON: numpy scalars unwrapped, the rest as text."""
-    if type(value).__module__ == "numpy":  # np.int64, np.str_…: without importing numpy
-        value = value.item()
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
-
-
-def _key(value: JSONValue) -> str:
-    """What makes two class values the same class: ``1``, ``1.0`` and ``"1"`` are one."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _sort_key(value: JSONValue) -> tuple[int, float, str]:
-    if isinstance(value, int | float):  # bool too
-        return 0, float(value), ""
-    return (2, 0.0, "") if value is None else (1, 0.0, str(value))
-
-
-def _distinct(values: Iterable[JSONValue]) -> list[JSONValue]:
-    """The values, one per class key, sorted (numbers, then text)."""
-    seen: dict[str, JSONValue] = {}
-    for value in values:
-        seen.setdefault(_key(value), value)
-    return sorted(seen.values(), key=_sort_key)
 
 
 def _describe(outputs: Sequence[OutputSpec]) -> str:
@@ -138,101 +100,8 @@ class _Settings:
     seed: int
 
 
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    """Truth and prediction per row, as arrays the metrics take."""
-
-    task: Task
-    truth: NDArray[Any]  # class codes, or numbers
-    predicted: NDArray[Any]
-    proba: NDArray[np.float64] | None = None
-    positive: int | None = None  # the positive class's code, with two classes
-    n_classes: int | None = None  # codes from here on: truth the model does not know
-    labels: tuple[JSONValue, ...] = ()  # the label of each class code
-    notes: tuple[str, ...] = ()
-
-
-def _column(signature: Signature, outputs: list[Any], spec: OutputSpec) -> list[Any]:
-    if len(signature.outputs) == 1:
-        return outputs
-    return [row[spec.name] for row in outputs]
-
-
-def _classes(
-    signature: Signature, outputs: list[Any], truth: list[JSONValue], label: str
-) -> _Outcome:
-    import numpy as np
-
-    proba_spec = next((o for o in signature.outputs if o.labels is not None), None)
-    label_spec = next((o for o in signature.outputs if o.name == "label"), None)
-    proba = None
-    classes: list[JSONValue] = []
-    if proba_spec is not None:
-        classes = [_plain(c) for c in proba_spec.labels or ()]
-        proba = np.asarray(_column(signature, outputs, proba_spec), dtype=np.float64)
-        if proba.shape != (len(truth), len(classes)):
-            raise ConfigError(
-                f"output {proba_spec.name!r}: expected {len(classes)} probabilities per row "
-                f"(one per label), got shape {proba.shape}"
-            )
-    if label_spec is not None:
-        predicted = [_plain(v) for v in _column(signature, outputs, label_spec)]
-    elif proba is not None:
-        predicted = [classes[i] for i in proba.argmax(axis=1)]
-    else:
-        predicted = [_plain(v) for v in _column(signature, outputs, signature.outputs[0])]
-        classes = _distinct([*predicted, *truth])
-    codes: dict[str, int] = {}
-    for value in classes:
-        codes.setdefault(_key(value), len(codes))
-    extras = _distinct(v for v in (*truth, *predicted) if _key(v) not in codes)
-    for value in extras:
-        codes[_key(value)] = len(codes)
-    unknown = [v for v in truth if codes[_key(v)] >= len(classes)]
-    notes: tuple[str, ...] = ()
-    if unknown:
-        notes = (
-            f"label column {label!r}: {len(unknown)} row(s) hold values the model does not "
-            f"know ({_listing(_distinct(unknown))}); they count as wrong",
-        )
-    return _Outcome(
-        task="classification",
-        truth=np.array([codes[_key(v)] for v in truth], dtype=np.int64),
-        predicted=np.array([codes[_key(v)] for v in predicted], dtype=np.int64),
-        proba=proba,
-        positive=1 if len(classes) == 2 else None,
-        n_classes=len(classes),
-        labels=(*classes, *extras),
-        notes=notes,
-    )
-
-
-def _numbers(
-    signature: Signature, outputs: list[Any], truth: pd.Series[Any], label: str
-) -> _Outcome:
-    import numpy as np
-    import pandas as pd
-
-    spec = signature.outputs[0]
-    try:
-        predicted = np.asarray(outputs, dtype=np.float64).reshape(len(truth))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(
-            f"output {spec.name!r}: expected one number per row for regression ({exc})"
-        ) from None
-    numbers = pd.to_numeric(truth, errors="coerce")
-    bad = numbers.isna().to_numpy() & truth.notna().to_numpy()
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise ConfigError(
-            f"label column {label!r}: expected numbers for regression, got "
-            f"{truth.iloc[row]!r} in row {row}"
-        )
-    return _Outcome("regression", numbers.to_numpy(dtype=np.float64), predicted)
-
-
 def _measure(
-    outcome: _Outcome, rows: NDArray[np.int64] | None, settings: _Settings
+    outcome: Outcome, rows: NDArray[np.int64] | None, settings: _Settings
 ) -> tuple[MetricValue, ...]:
     """Every metric of the task on ``rows`` (all rows when None), with intervals."""
     from roost.cards import _metrics as m
@@ -266,7 +135,7 @@ def _measure(
 
 
 def _slices(
-    outcome: _Outcome, frame: pd.DataFrame, slice_by: Sequence[str], settings: _Settings
+    outcome: Outcome, frame: pd.DataFrame, slice_by: Sequence[str], settings: _Settings
 ) -> tuple[tuple[SliceResult, ...], list[str]]:
     """The metrics per distinct value of each column (missing values: one slice, ``None``)."""
     import numpy as np
@@ -275,8 +144,8 @@ def _slices(
     results, notes = [], []
     for column in dict.fromkeys(slice_by):
         codes, uniques = pd.factorize(frame[column], sort=False)
-        groups = [(_plain(value), np.flatnonzero(codes == i)) for i, value in enumerate(uniques)]
-        groups.sort(key=lambda group: _sort_key(group[0]))
+        groups = [(plain(value), np.flatnonzero(codes == i)) for i, value in enumerate(uniques)]
+        groups.sort(key=lambda group: sort_key(group[0]))
         if (codes < 0).any():
             groups.append((None, np.flatnonzero(codes < 0)))
         for value, rows in groups:
@@ -287,7 +156,7 @@ def _slices(
     return tuple(results), notes
 
 
-def _extras(outcome: _Outcome) -> dict[str, Any]:
+def _extras(outcome: Outcome) -> dict[str, Any]:
     """The confusion matrix and calibration bins, or the residual histogram."""
     import numpy as np
 
@@ -317,7 +186,7 @@ def _truth_of(
     if isinstance(truth, str):
         if truth not in frame.columns:
             raise ConfigError(
-                f"label column {truth!r} not in {where} (columns: {_listing(frame.columns)})"
+                f"label column {truth!r} not in {where} (columns: {listing(frame.columns)})"
             )
         label, values = truth, frame[truth]
     else:
@@ -331,7 +200,7 @@ def _truth_of(
     if missing:
         raise ConfigError(
             f"label column {label!r}: expected a value in every row, got none in row(s) "
-            f"{_listing(missing)}"
+            f"{listing(missing)}"
         )
     return label, values
 
@@ -348,7 +217,7 @@ def _slice_frame(
     for column in slice_by:
         if column not in sliced.columns:
             raise ConfigError(
-                f"slice column {column!r} not in {where} (columns: {_listing(sliced.columns)})"
+                f"slice column {column!r} not in {where} (columns: {listing(sliced.columns)})"
             )
     return sliced
 
@@ -418,9 +287,9 @@ def evaluate(
         inputs = frame.drop(columns=[label]) if label in frame.columns else frame
     outputs = model.predict(inputs)
     if found_task == "classification":
-        outcome = _classes(signature, outputs, [_plain(v) for v in values], label)
+        outcome = classes(signature, outputs, [plain(v) for v in values], label)
     else:
-        outcome = _numbers(signature, outputs, values, label)
+        outcome = numbers(signature, outputs, values, label)
     settings = _Settings(n_bootstrap, confidence, seed)
     overall = _measure(outcome, None, settings)
     slices, slice_notes = _slices(outcome, sliced, slice_by, settings)
