@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from roost.telemetry._svg import Scale, coordinate, element, svg_document, text_at
+
 __all__ = ["calibration_chart", "confusion_chart", "residual_chart", "slice_chart"]
 
 _BLUE, _ORANGE, _BLACK = "#0072B2", "#D55E00", "#000000"
@@ -28,33 +30,6 @@ _CHAR_PX = 6.6
 _LABEL_CHARS = 28
 #: metrics that live between 0 and 1, drawn on that whole axis
 _UNIT_METRICS = frozenset({"accuracy", "precision", "recall", "f1", "roc_auc", "calibration_error"})
-
-
-def _num(value: float) -> str:
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
-
-
-def _el(tag: str, text: str | None = None, /, **attrs: str | float | None) -> str:
-    """One element; ``_`` in an attribute name becomes ``-``, None leaves it out."""
-    written = "".join(
-        f' {key.replace("_", "-")}="{escape(value) if isinstance(value, str) else _num(value)}"'
-        for key, value in attrs.items()
-        if value is not None
-    )
-    return f"<{tag}{written}/>" if text is None else f"<{tag}{written}>{escape(text)}</{tag}>"
-
-
-def _text(text: str, x: float, y: float, **attrs: str | float | None) -> str:
-    return _el("text", text, x=x, y=y, dy="0.32em", **attrs)
-
-
-def _svg(width: float, height: float, title: str, body: list[str]) -> str:
-    head = (
-        f'<svg width="{_num(width)}" height="{_num(height)}" '
-        f'viewBox="0 0 {_num(width)} {_num(height)}" role="img" font-size="12">'
-    )
-    return "\n".join([head, f"<title>{escape(title)}</title>", *body, "</svg>"])
 
 
 def _short(label: str) -> str:
@@ -87,16 +62,6 @@ def _ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw * (1 - 1e-9))
     first, last = math.floor(lo / step + 1e-9), math.ceil(hi / step - 1e-9)
     return [round(i * step, 10) + 0.0 for i in range(first, last + 1)]
-
-
-class _Scale:
-    def __init__(self, d0: float, d1: float, r0: float, r1: float) -> None:
-        self.d0, self.d1, self.r0, self.r1 = d0, d1, r0, r1
-
-    def __call__(self, value: float) -> float:
-        if self.d1 == self.d0:
-            return (self.r0 + self.r1) / 2
-        return self.r0 + (value - self.d0) / (self.d1 - self.d0) * (self.r1 - self.r0)
 
 
 def _interval_text(value: float | None, lower: float | None, upper: float | None) -> str:
@@ -136,32 +101,34 @@ def slice_chart(
     top, row_h = 12.0, 24.0
     bottom = top + row_h * max(len(rows), 1)
     height = bottom + 44
-    sx = _Scale(ticks[0], ticks[-1], left, right)
+    sx = Scale(ticks[0], ticks[-1], left, right)
     body = []
     for t in ticks:
-        body.append(_el("line", x1=sx(t), y1=top, x2=sx(t), y2=bottom, stroke=_GRID))
-        body.append(_text(_label(t), sx(t), bottom + 14, text_anchor="middle"))
+        body.append(element("line", x1=sx(t), y1=top, x2=sx(t), y2=bottom, stroke=_GRID))
+        body.append(text_at(_label(t), sx(t), bottom + 14, text_anchor="middle"))
     for i, (label, value, lower, upper) in enumerate(rows):
         y = top + row_h * (i + 0.5)
         color = _BLACK if i == 0 else _BLUE
         body.append(f"<g><title>{escape(label)}</title>")
-        body.append(_text(_short(label), left - 8, y, text_anchor="end"))
+        body.append(text_at(_short(label), left - 8, y, text_anchor="end"))
         if value is None or not math.isfinite(value):
-            body.append(_text("not defined", sx(ticks[0]) + 4, y, fill=_MUTED, font_style="italic"))
+            body.append(
+                text_at("not defined", sx(ticks[0]) + 4, y, fill=_MUTED, font_style="italic")
+            )
             body.append("</g>")
             continue
         if lower is not None and upper is not None and _finite(lower, upper):
             line: dict[str, str | float] = {"stroke": color, "stroke_width": 2}
-            body.append(_el("line", x1=sx(lower), y1=y, x2=sx(upper), y2=y, **line))
+            body.append(element("line", x1=sx(lower), y1=y, x2=sx(upper), y2=y, **line))
             for end in (lower, upper):
-                body.append(_el("line", x1=sx(end), y1=y - 5, x2=sx(end), y2=y + 5, **line))
-        body.append(_el("circle", cx=sx(value), cy=y, r=4, fill=color))
-        body.append(_text(texts[i], right + 12, y))
+                body.append(element("line", x1=sx(end), y1=y - 5, x2=sx(end), y2=y + 5, **line))
+        body.append(element("circle", cx=sx(value), cy=y, r=4, fill=color))
+        body.append(text_at(texts[i], right + 12, y))
         body.append("</g>")
-    axis = f"M{_num(left)} {_num(top)}V{_num(bottom)}H{_num(right)}"
-    body.append(_el("path", d=axis, fill="none", stroke=_AXIS))
-    body.append(_text(metric, (left + right) / 2, height - 12, text_anchor="middle"))
-    return _svg(width, height, f"{metric} overall and per slice, with intervals", body)
+    axis = f"M{coordinate(left)} {coordinate(top)}V{coordinate(bottom)}H{coordinate(right)}"
+    body.append(element("path", d=axis, fill="none", stroke=_AXIS))
+    body.append(text_at(metric, (left + right) / 2, height - 12, text_anchor="middle"))
+    return svg_document(width, height, f"{metric} overall and per slice, with intervals", body)
 
 
 def _shade(share: float) -> str:
@@ -183,71 +150,73 @@ def confusion_chart(labels: Sequence[Any], matrix: Sequence[Sequence[float]]) ->
     top = 40 + max((len(s) for s in names), default=1) * _CHAR_PX
     width, height = left + cell * n + 16, top + cell * n + 16
     body = [
-        _text("predicted", left + cell * n / 2, 12, text_anchor="middle", font_weight="bold"),
-        _el(
+        text_at("predicted", left + cell * n / 2, 12, text_anchor="middle", font_weight="bold"),
+        element(
             "text",
             "truth",
             x=14,
             y=top + cell * n / 2,
             text_anchor="middle",
             font_weight="bold",
-            transform=f"rotate(-90 14 {_num(top + cell * n / 2)})",
+            transform=f"rotate(-90 14 {coordinate(top + cell * n / 2)})",
         ),
     ]
     for j, name in enumerate(names):
         x = left + cell * (j + 0.5)
-        rotate = f"rotate(-90 {_num(x)} {_num(top - 8)})"
-        body.append(_el("text", name, x=x, y=top - 8, dy="0.32em", transform=rotate))
+        rotate = f"rotate(-90 {coordinate(x)} {coordinate(top - 8)})"
+        body.append(element("text", name, x=x, y=top - 8, dy="0.32em", transform=rotate))
     for i, row in enumerate(matrix):
         total = sum(v for v in row if _finite(v)) or 1
         y = top + cell * i
-        body.append(_text(names[i] if i < n else "", left - 8, y + cell / 2, text_anchor="end"))
+        body.append(text_at(names[i] if i < n else "", left - 8, y + cell / 2, text_anchor="end"))
         for j, count in enumerate(row):
             share = count / total if _finite(count) else 0.0
             x = left + cell * j
             tip = f"truth {names[i] if i < n else i}, predicted {names[j] if j < n else j}: {count}"
             body.append(f"<g><title>{escape(tip)}</title>")
             body.append(
-                _el("rect", x=x, y=y, width=cell, height=cell, fill=_shade(share), stroke="#ffffff")
+                element(
+                    "rect", x=x, y=y, width=cell, height=cell, fill=_shade(share), stroke="#ffffff"
+                )
             )
             ink = "#ffffff" if share > 0.5 else _BLACK
             body.append(
-                _text(_label(count), x + cell / 2, y + cell / 2, text_anchor="middle", fill=ink)
+                text_at(_label(count), x + cell / 2, y + cell / 2, text_anchor="middle", fill=ink)
             )
             body.append("</g>")
-    return _svg(width, height, "confusion matrix (rows: truth, columns: predicted)", body)
+    return svg_document(width, height, "confusion matrix (rows: truth, columns: predicted)", body)
 
 
 def _plot_frame(
     size: float, margin: float, x_label: str, y_label: str
-) -> tuple[list[str], _Scale, _Scale]:
+) -> tuple[list[str], Scale, Scale]:
     """Axes from 0 to 1 on both sides of a square plot, with grid lines every 0.2."""
-    sx = _Scale(0, 1, margin, size - 16)
-    sy = _Scale(0, 1, size - margin, 16)
+    sx = Scale(0, 1, margin, size - 16)
+    sy = Scale(0, 1, size - margin, 16)
     body = []
     for t in (0.0, 0.2, 0.4, 0.6, 0.8, 1.0):
-        body.append(_el("line", x1=sx(t), y1=sy(0), x2=sx(t), y2=sy(1), stroke=_GRID))
-        body.append(_el("line", x1=sx(0), y1=sy(t), x2=sx(1), y2=sy(t), stroke=_GRID))
-        body.append(_text(_num(t), sx(t), sy(0) + 14, text_anchor="middle"))
-        body.append(_text(_num(t), sx(0) - 8, sy(t), text_anchor="end"))
+        body.append(element("line", x1=sx(t), y1=sy(0), x2=sx(t), y2=sy(1), stroke=_GRID))
+        body.append(element("line", x1=sx(0), y1=sy(t), x2=sx(1), y2=sy(t), stroke=_GRID))
+        body.append(text_at(coordinate(t), sx(t), sy(0) + 14, text_anchor="middle"))
+        body.append(text_at(coordinate(t), sx(0) - 8, sy(t), text_anchor="end"))
     body.append(
-        _el(
+        element(
             "path",
-            d=f"M{_num(sx(0))} {_num(sy(1))}V{_num(sy(0))}H{_num(sx(1))}",
+            d=f"M{coordinate(sx(0))} {coordinate(sy(1))}V{coordinate(sy(0))}H{coordinate(sx(1))}",
             fill="none",
             stroke=_AXIS,
         )
     )
-    body.append(_text(x_label, (sx(0) + sx(1)) / 2, size - 12, text_anchor="middle"))
+    body.append(text_at(x_label, (sx(0) + sx(1)) / 2, size - 12, text_anchor="middle"))
     middle = (sy(0) + sy(1)) / 2
     body.append(
-        _el(
+        element(
             "text",
             y_label,
             x=14,
             y=middle,
             text_anchor="middle",
-            transform=f"rotate(-90 14 {_num(middle)})",
+            transform=f"rotate(-90 14 {coordinate(middle)})",
         )
     )
     return body, sx, sy
@@ -262,23 +231,27 @@ def calibration_chart(bins: Sequence[Mapping[str, Any]], size: float = 360) -> s
     """
     body, sx, sy = _plot_frame(size, 56, "confidence", "accuracy")
     diagonal = {"stroke": _MUTED, "stroke_dasharray": "4 3"}
-    body.append(_el("line", x1=sx(0), y1=sy(0), x2=sx(1), y2=sy(1), **diagonal))
+    body.append(element("line", x1=sx(0), y1=sy(0), x2=sx(1), y2=sy(1), **diagonal))
     points = [
         b for b in bins if _finite(b.get("confidence"), b.get("accuracy")) and b.get("n_rows")
     ]
     largest = max((int(b["n_rows"]) for b in points), default=1)
     if len(points) > 1:
-        coords = " ".join(f"{_num(sx(b['confidence']))},{_num(sy(b['accuracy']))}" for b in points)
-        body.append(_el("polyline", points=coords, fill="none", stroke=_ORANGE, stroke_width=2))
+        coords = " ".join(
+            f"{coordinate(sx(b['confidence']))},{coordinate(sy(b['accuracy']))}" for b in points
+        )
+        body.append(element("polyline", points=coords, fill="none", stroke=_ORANGE, stroke_width=2))
     for b in points:
         tip = (
             f"confidence {_label(b['lower'])}–{_label(b['upper'])}: accuracy "
             f"{_label(b['accuracy'])} at {_label(b['confidence'])}, {b['n_rows']} rows"
         )
         radius = 3 + 5 * math.sqrt(int(b["n_rows"]) / largest)
-        dot = _el("circle", cx=sx(b["confidence"]), cy=sy(b["accuracy"]), r=radius, fill=_ORANGE)
+        dot = element(
+            "circle", cx=sx(b["confidence"]), cy=sy(b["accuracy"]), r=radius, fill=_ORANGE
+        )
         body.append(f"<g><title>{escape(tip)}</title>{dot}</g>")
-    return _svg(size, size, "calibration: accuracy against confidence", body)
+    return svg_document(size, size, "calibration: accuracy against confidence", body)
 
 
 def residual_chart(edges: Sequence[float], counts: Sequence[int], width: float = 640) -> str:
@@ -294,24 +267,24 @@ def residual_chart(edges: Sequence[float], counts: Sequence[int], width: float =
     height, left, right, top = 260.0, 56.0, width - 32, 16.0
     bottom = height - 44
     if not pairs:
-        return _svg(
+        return svg_document(
             width,
             height,
             "residuals",
-            [_text("no residuals", width / 2, height / 2, text_anchor="middle")],
+            [text_at("no residuals", width / 2, height / 2, text_anchor="middle")],
         )
     x_ticks = _ticks(min(p[0] for p in pairs), max(p[1] for p in pairs), 7)
     y_ticks = _ticks(0, max(max(p[2] for p in pairs), 1), 5)
-    sx = _Scale(x_ticks[0], x_ticks[-1], left, right)
-    sy = _Scale(0, y_ticks[-1], bottom, top)
+    sx = Scale(x_ticks[0], x_ticks[-1], left, right)
+    sy = Scale(0, y_ticks[-1], bottom, top)
     body = []
     for t in y_ticks:
-        body.append(_el("line", x1=left, y1=sy(t), x2=right, y2=sy(t), stroke=_GRID))
-        body.append(_text(_label(t), left - 8, sy(t), text_anchor="end"))
+        body.append(element("line", x1=left, y1=sy(t), x2=right, y2=sy(t), stroke=_GRID))
+        body.append(text_at(_label(t), left - 8, sy(t), text_anchor="end"))
     for t in x_ticks:
-        body.append(_text(_label(t), sx(t), bottom + 14, text_anchor="middle"))
+        body.append(text_at(_label(t), sx(t), bottom + 14, text_anchor="middle"))
     for lo, hi, count in pairs:
-        bar = _el(
+        bar = element(
             "rect",
             x=sx(lo),
             y=sy(count),
@@ -324,7 +297,7 @@ def residual_chart(edges: Sequence[float], counts: Sequence[int], width: float =
         )
     if x_ticks[0] <= 0 <= x_ticks[-1]:
         body.append(
-            _el(
+            element(
                 "line",
                 x1=sx(0),
                 y1=top,
@@ -335,16 +308,16 @@ def residual_chart(edges: Sequence[float], counts: Sequence[int], width: float =
             )
         )
     body.append(
-        _el(
+        element(
             "path",
-            d=f"M{_num(left)} {_num(top)}V{_num(bottom)}H{_num(right)}",
+            d=f"M{coordinate(left)} {coordinate(top)}V{coordinate(bottom)}H{coordinate(right)}",
             fill="none",
             stroke=_AXIS,
         )
     )
     body.append(
-        _text(
+        text_at(
             "residual (truth − prediction)", (left + right) / 2, height - 12, text_anchor="middle"
         )
     )
-    return _svg(width, height, "residuals: truth − prediction", body)
+    return svg_document(width, height, "residuals: truth − prediction", body)

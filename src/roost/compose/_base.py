@@ -36,7 +36,6 @@ from roost.model import (
     Signature,
     as_frame,
     count_rows,
-    float_row_block,
 )
 from roost.model import rows_from_outputs as _rows_from_outputs
 from roost.types import JSONDict, Rows
@@ -157,11 +156,7 @@ class Composite(ABC):
         for a packaged model: a DataFrame per one-row request costs more than the rows.
         """
         self._require_loaded()
-        if self.signature_.kind == "columns":
-            block = float_row_block(self.signature_.inputs, batch)  # type: ignore[arg-type]
-            if block is not None:
-                return block
-        return self.signature_.validate(batch)
+        return self.signature_.validate_batch(batch)
 
     def predict_validated(self, validated: Any) -> list[Any]:
         """Run the composite on a batch ``validate`` returned; one output per row."""

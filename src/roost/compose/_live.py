@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from roost.errors import ConfigError, Error, ModelError, NotLoadedError
+from roost.errors import ConfigError, ModelError, NotLoadedError
 from roost.model import (
     Signature,
-    as_frame,
     count_rows,
     detect_flavor,
-    float_row_block,
     infer_inputs,
     infer_outputs,
+    predict_with_flavor,
     rows_from_outputs,
 )
 
@@ -163,25 +162,12 @@ class LiveModel:
     def validate(self, batch: Rows) -> Any:
         """Check rows against the signature; return the batch ``predict_validated`` takes."""
         self._require_loaded()
-        if self.signature_.kind == "columns":
-            block = float_row_block(self.signature_.inputs, batch)  # type: ignore[arg-type]
-            if block is not None:
-                return block  # as PackagedModel: stays an array until its batch is merged
-        return self.signature_.validate(batch)
+        return self.signature_.validate_batch(batch)
 
     def predict_validated(self, validated: Any) -> list[Any]:
         """Run the object on a batch ``validate`` returned; one output per row."""
         self._require_loaded()
-        n_rows = count_rows(validated)
-        if n_rows == 0:
-            return []
-        try:
-            outputs = self.flavor_.predict(self.obj, as_frame(validated), self.options_)
-        except Error:
-            raise
-        except Exception as exc:  # a framework's own failure becomes a roost error with context
-            raise ModelError(f"model {self.name} failed: {type(exc).__name__}: {exc}") from exc
-        return rows_from_outputs(outputs, n_rows)
+        return predict_with_flavor(self.flavor_, self.obj, validated, self.options_, self.name)
 
     def predict_one(self, row: Rows) -> Any:
         """Predict a single row (a dict, or one row of values) and return its output."""

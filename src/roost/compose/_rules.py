@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
@@ -76,13 +77,14 @@ def check_value(where: str, spec: OutputSpec, value: Any) -> None:
         raise ConfigError(f"{where}: output {spec.name!r} holds {expected}, got {value!r}")
 
 
-class Rule:
+class Rule(ABC):
     """What every rule shares: a ``name``, a ``kind``, the dict form and the checks."""
 
     __slots__ = ()
     kind: ClassVar[str]
     name: str
 
+    @abstractmethod
     def check(self, inputs: Inputs, outputs: Outputs) -> str | Condition:
         """Check the rule against a model: ``"input"`` or ``"output"`` (where it applies),
         or, for an override, its compiled condition.
@@ -90,7 +92,6 @@ class Rule:
         Raises:
             ConfigError: naming the rule and the field or value that does not fit.
         """
-        raise NotImplementedError
 
     def to_dict(self) -> dict[str, Any]:
         """The rule as JSON/YAML-safe data; ``from_dict`` gives back an equal rule."""

@@ -6,7 +6,12 @@ from roost.model._batches import RowBlock, as_frame, concat_batches, count_rows
 from roost.model._columns import float_row_block
 from roost.model._contract import Model
 from roost.model._csv import parse_csv
-from roost.model._inference import infer_inputs, infer_outputs, rows_from_outputs
+from roost.model._inference import (
+    infer_inputs,
+    infer_outputs,
+    predict_with_flavor,
+    rows_from_outputs,
+)
 from roost.model._signature import COLUMN_DTYPES, ColumnSpec, OutputSpec, Signature, TensorSpec
 from roost.model.flavors import FLAVORS, Flavor, detect_flavor, flavor_named
 
@@ -29,5 +34,6 @@ __all__ = [
     "infer_inputs",
     "infer_outputs",
     "parse_csv",
+    "predict_with_flavor",
     "rows_from_outputs",
 ]

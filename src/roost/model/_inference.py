@@ -9,11 +9,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from roost.errors import ConfigError, ModelError
+from roost.errors import ConfigError, Error, ModelError
+from roost.model._batches import as_frame, count_rows
 from roost.model._signature import ColumnSpec, OutputSpec, TensorSpec
 from roost.types import JSONValue, Rows
 
-__all__ = ["example_frame", "infer_inputs", "infer_outputs", "plain", "rows_from_outputs"]
+__all__ = [
+    "example_frame",
+    "infer_inputs",
+    "infer_outputs",
+    "plain",
+    "predict_with_flavor",
+    "rows_from_outputs",
+]
 
 
 def _is_tensor_mapping(example: Any) -> bool:
@@ -215,3 +223,22 @@ def rows_from_outputs(outputs: Mapping[str, Any], n_rows: int) -> list[Any]:
         return next(iter(columns.values()))
     names = list(columns)
     return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+
+def predict_with_flavor(
+    flavor: Any, obj: Any, validated: Any, options: Mapping[str, Any], name: str
+) -> list[Any]:
+    """Run a framework object on a validated batch through its flavor; one output per row.
+
+    A framework's own failure becomes a ``ModelError`` naming the model (``name``).
+    """
+    n_rows = count_rows(validated)
+    if n_rows == 0:
+        return []
+    try:
+        outputs = flavor.predict(obj, as_frame(validated), options)
+    except Error:
+        raise
+    except Exception as exc:  # a framework's own failure becomes a roost error with context
+        raise ModelError(f"model {name} failed: {type(exc).__name__}: {exc}") from exc
+    return rows_from_outputs(outputs, n_rows)

@@ -214,6 +214,22 @@ class Signature:
 
         return validate_tensors(self.inputs, rows)  # type: ignore[arg-type]
 
+    def validate_batch(self, rows: Rows) -> Any:
+        """As ``validate``, but rows of float columns stay one array (a ``RowBlock``).
+
+        Serving validates each request alone and merges many one-row requests into a
+        batch; a DataFrame per request would cost more than the model's share of the
+        work, so such rows stay an array until the merged batch becomes one DataFrame
+        (``as_frame``). Models hand this to ``predict_validated``.
+        """
+        if self.kind == "columns":
+            from roost.model._columns import float_row_block
+
+            block = float_row_block(self.inputs, rows)  # type: ignore[arg-type]
+            if block is not None:
+                return block
+        return self.validate(rows)
+
     def to_dict(self) -> JSONDict:
         return {
             "kind": self.kind,

@@ -10,15 +10,8 @@ from typing import Any
 
 import yaml
 
-from roost.errors import Error, IntegrityError, ModelError, NotLoadedError
-from roost.model import (
-    Signature,
-    as_frame,
-    count_rows,
-    flavor_named,
-    float_row_block,
-    rows_from_outputs,
-)
+from roost.errors import IntegrityError, NotLoadedError
+from roost.model import Signature, flavor_named, predict_with_flavor
 from roost.store._checksums import verify_package
 from roost.types import JSONDict, Rows
 
@@ -133,25 +126,12 @@ class PackagedModel:
             # a composite may check more than its signature (guardrails that reject a
             # request), and must do it here, before requests are merged into one batch
             return self.model_.validate(batch)
-        if self.signature_.kind == "columns":
-            block = float_row_block(self.signature_.inputs, batch)  # type: ignore[arg-type]
-            if block is not None:
-                return block  # stays an array until its batch is merged (RowBlock)
-        return self.signature_.validate(batch)
+        return self.signature_.validate_batch(batch)
 
     def predict_validated(self, validated: Any) -> list[Any]:
         """Run the framework on a batch ``validate`` returned; one output per row."""
         self._require_loaded()
-        n_rows = count_rows(validated)
-        if n_rows == 0:
-            return []
-        try:
-            outputs = self.flavor_.predict(self.model_, as_frame(validated), self.options_)
-        except Error:
-            raise
-        except Exception as exc:  # a framework's own failure becomes a roost error with context
-            raise ModelError(f"model {self.ref} failed: {type(exc).__name__}: {exc}") from exc
-        return rows_from_outputs(outputs, n_rows)
+        return predict_with_flavor(self.flavor_, self.model_, validated, self.options_, self.ref)
 
     def path_of(self, outputs: list[Any]) -> list[str] | None:
         """For a composite, the members that answered a request whose rows gave ``outputs``.

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -222,14 +223,14 @@ class Cursor(Protocol):
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
 
-class SqlSink:
+class SqlSink(ABC):
     """The queries of the SQLite and PostgreSQL sinks; subclasses supply the transactions."""
 
     url: str
 
+    @abstractmethod
     def _transaction(self, *, write: bool, durable: bool = False) -> AbstractContextManager[Cursor]:
         """A transaction; ``durable`` ones are on disk once it commits, even after power loss."""
-        raise NotImplementedError
 
     def write_predictions(self, records: Sequence[LoggedPrediction]) -> None:
         if not records:
@@ -336,8 +337,9 @@ class SqlSink:
             median_delay_s=sum(middle) / len(middle) if middle else None,
         )
 
+    @abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Release the connections; the sink cannot be used afterwards."""
 
 
 def _window(model: str | None, since: float | None, until: float | None) -> tuple[str, list[Any]]:

@@ -20,7 +20,18 @@ from html import escape
 
 from roost.errors import ConfigError
 
-__all__ = ["bar_chart", "format_number", "line_chart", "nice_ticks", "time_ticks"]
+__all__ = [
+    "Scale",
+    "bar_chart",
+    "coordinate",
+    "element",
+    "format_number",
+    "line_chart",
+    "nice_ticks",
+    "svg_document",
+    "text_at",
+    "time_ticks",
+]
 
 #: Okabe-Ito colours: told apart by colour-blind readers too
 SERIES_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
@@ -135,7 +146,7 @@ def time_ticks(lo: float, hi: float, max_ticks: int = 6) -> list[float]:
     return ticks or [float(lo)]
 
 
-def _num(value: float) -> str:
+def coordinate(value: float) -> str:
     """A coordinate, written with at most two decimals."""
     if not math.isfinite(value):  # the callers filter data; this guards the guarantee
         raise ValueError(f"non-finite coordinate {value!r}")
@@ -143,14 +154,18 @@ def _num(value: float) -> str:
     return "0" if text == "-0" else text
 
 
-def _el(tag: str, text: str | None = None, /, **attrs: str | float | None) -> str:
+def _attribute(value: str | float) -> str:
+    return escape(value) if isinstance(value, str) else coordinate(value)
+
+
+def element(tag: str, text: str | None = None, /, **attrs: str | float | None) -> str:
     """One SVG element, its text escaped.
 
     An attribute's ``_`` becomes ``-`` (``text_anchor`` is ``text-anchor``); numbers are
-    written by :func:`_num`, strings escaped, and None or ``""`` left out.
+    written by :func:`coordinate`, strings escaped, and None or ``""`` left out.
     """
     written = "".join(
-        f' {key.replace("_", "-")}="{escape(value) if isinstance(value, str) else _num(value)}"'
+        f' {key.replace("_", "-")}="{_attribute(value)}"'
         for key, value in attrs.items()
         if value is not None and value != ""
     )
@@ -158,22 +173,22 @@ def _el(tag: str, text: str | None = None, /, **attrs: str | float | None) -> st
 
 
 def _line(x1: float, y1: float, x2: float, y2: float, stroke: str, **attrs: str | float) -> str:
-    return _el("line", x1=x1, y1=y1, x2=x2, y2=y2, stroke=stroke, **attrs)
+    return element("line", x1=x1, y1=y1, x2=x2, y2=y2, stroke=stroke, **attrs)
 
 
-def _text(text: str, x: float, y: float, **attrs: str | float) -> str:
+def text_at(text: str, x: float, y: float, **attrs: str | float) -> str:
     """A text whose middle sits on ``y``."""
-    return _el("text", text, x=x, y=y, dy="0.32em", **attrs)
+    return element("text", text, x=x, y=y, dy="0.32em", **attrs)
 
 
-def _svg(width: float, height: float, title: str, body: list[str]) -> str:
-    size = f'width="{_num(width)}" height="{_num(height)}"'
-    view_box = f'viewBox="0 0 {_num(width)} {_num(height)}"'
+def svg_document(width: float, height: float, title: str, body: list[str]) -> str:
+    size = f'width="{coordinate(width)}" height="{coordinate(height)}"'
+    view_box = f'viewBox="0 0 {coordinate(width)} {coordinate(height)}"'
     opening = f'<svg {size} {view_box} role="img" font-size="{_FONT_PX}">'
     return "\n".join([opening, f"<title>{escape(title)}</title>", *body, "</svg>"])
 
 
-class _Scale:
+class Scale:
     """Maps a data interval onto a pixel interval; an empty interval maps to its middle."""
 
     def __init__(self, d0: float, d1: float, r0: float, r1: float) -> None:
@@ -211,17 +226,19 @@ def _legend(items: Sequence[tuple[str, str, str | None]], right: float) -> tuple
         if x > 12 and x + item_w > right:
             x, y = 12.0, y + 18
         if dash is None:
-            parts.append(_el("rect", x=x + 3, y=y - 6, width=12, height=12, fill=color))
+            parts.append(element("rect", x=x + 3, y=y - 6, width=12, height=12, fill=color))
         else:
             parts.append(_line(x, y, x + 18, y, color, stroke_width=3, stroke_dasharray=dash))
-        parts.append(_text(shown, x + 24, y))
+        parts.append(text_at(shown, x + 24, y))
         x += item_w
     return parts, y + 18
 
 
 def _no_data(width: float, height: float, title: str) -> str:
-    text = _text("no data in this window", width / 2, height / 2, text_anchor="middle", fill=_MUTED)
-    return _svg(width, height, title, [text])
+    text = text_at(
+        "no data in this window", width / 2, height / 2, text_anchor="middle", fill=_MUTED
+    )
+    return svg_document(width, height, title, [text])
 
 
 def _frame(
@@ -230,8 +247,12 @@ def _frame(
     """The two axis lines and the x axis's title."""
     axis = {"fill": "none", "stroke": _AXIS}
     return [
-        _el("path", d=f"M{_num(left)} {_num(top)}V{_num(bottom)}H{_num(right)}", **axis),
-        _text(x_label, (left + right) / 2, height - 12, text_anchor="middle"),
+        element(
+            "path",
+            d=f"M{coordinate(left)} {coordinate(top)}V{coordinate(bottom)}H{coordinate(right)}",
+            **axis,
+        ),
+        text_at(x_label, (left + right) / 2, height - 12, text_anchor="middle"),
     ]
 
 
@@ -297,35 +318,35 @@ def line_chart(
     y_ticks = nice_ticks(y_lo, y_hi, max(2, min(8, int((bottom - top) // 36))))
     y0 = y_lo if y_lo == y_min else y_ticks[0]
     y1 = y_hi if y_hi == y_max else y_ticks[-1]
-    sy = _Scale(y0, y1, bottom, top)
+    sy = Scale(y0, y1, bottom, top)
     for t in y_ticks:
         if y0 - 1e-9 <= t <= y1 + 1e-9:
             body.append(_line(left, sy(t), right, sy(t), _GRID))
-            body.append(_text(y_format(t), left - 8, sy(t), text_anchor="end"))
+            body.append(text_at(y_format(t), left - 8, sy(t), text_anchor="end"))
     ticks = x_ticks(min(xs), max(xs), max(2, int((right - left) // 110)))
-    sx = _Scale(min(*xs, ticks[0]), max(*xs, ticks[-1]), left, right)
+    sx = Scale(min(*xs, ticks[0]), max(*xs, ticks[-1]), left, right)
     for t in ticks:
         body.append(_line(sx(t), bottom, sx(t), bottom + 5, _AXIS))
-        body.append(_text(x_format(t), sx(t), bottom + 14, text_anchor="middle"))
+        body.append(text_at(x_format(t), sx(t), bottom + 14, text_anchor="middle"))
     body += _frame(left, top, right, bottom, x_label, height)
     middle = (top + bottom) / 2
-    rotate = f"rotate(-90 16 {_num(middle)})"
-    body.append(_el("text", y_label, x=16, y=middle, text_anchor="middle", transform=rotate))
+    rotate = f"rotate(-90 16 {coordinate(middle)})"
+    body.append(element("text", y_label, x=16, y=middle, text_anchor="middle", transform=rotate))
 
     for (name, color, dash), points in zip(styles, clean.values(), strict=True):
         body.append(f"<g><title>{escape(name)}</title>")
         if len(points) > 1:
-            coords = " ".join(f"{_num(sx(x))},{_num(sy(y))}" for x, y in points)
+            coords = " ".join(f"{coordinate(sx(x))},{coordinate(sy(y))}" for x, y in points)
             line: dict[str, str | float] = {
                 "stroke": color,
                 "stroke_width": 2,
                 "stroke_dasharray": dash,
             }
-            body.append(_el("polyline", points=coords, fill="none", **line))
+            body.append(element("polyline", points=coords, fill="none", **line))
         if len(points) <= _MAX_MARKERS:  # past that, dots would hide the line
-            body += [_el("circle", cx=sx(x), cy=sy(y), r=3, fill=color) for x, y in points]
+            body += [element("circle", cx=sx(x), cy=sy(y), r=3, fill=color) for x, y in points]
         body.append("</g>")
-    return _svg(width, height, title, body)
+    return svg_document(width, height, title, body)
 
 
 def bar_chart(
@@ -383,33 +404,33 @@ def bar_chart(
     values = [v for _, v, _ in bars if v is not None and math.isfinite(v)]
     candidates = [0.0, *values, *(value for value, _ in lines)]
     ticks = nice_ticks(min(candidates), max(candidates), max(2, int((right - left) // 70)))
-    sx = _Scale(ticks[0], ticks[-1], left, right)
+    sx = Scale(ticks[0], ticks[-1], left, right)
     for t in ticks:
         body.append(_line(sx(t), top, sx(t), bottom, _GRID))
-        body.append(_text(format_number(t), sx(t), bottom + 14, text_anchor="middle"))
+        body.append(text_at(format_number(t), sx(t), bottom + 14, text_anchor="middle"))
     for i, (label, value, level) in enumerate(bars):
         y = top + i * row_h
         shown = "" if value is None or not math.isfinite(value) else value_format(value)
         body.append(f"<g><title>{escape(f'{label}: {shown or level} ({level})')}</title>")
-        body.append(_text(_shorten(label), left - 8, y + row_h / 2, text_anchor="end"))
+        body.append(text_at(_shorten(label), left - 8, y + row_h / 2, text_anchor="end"))
         if value is not None and shown:
             x0, x1 = sorted((sx(0.0), sx(value)))
             box = {"width": max(x1 - x0, 1.0), "height": row_h * 0.7}
             body.append(
-                _el("rect", x=x0, y=y + row_h * 0.15, fill=colors.get(level, _OTHER), **box)
+                element("rect", x=x0, y=y + row_h * 0.15, fill=colors.get(level, _OTHER), **box)
             )
-            body.append(_text(shown, x1 + 4, y + row_h / 2))
+            body.append(text_at(shown, x1 + 4, y + row_h / 2))
         else:
             muted = {"fill": _MUTED, "font_style": "italic"}
-            body.append(_text(level, sx(0.0) + 4, y + row_h / 2, **muted))
+            body.append(text_at(level, sx(0.0) + 4, y + row_h / 2, **muted))
         body.append("</g>")
     for i, (value, label) in enumerate(lines):
         label_y = legend_bottom + 16 * i + 4
         body.append(_line(sx(value), label_y + 6, sx(value), bottom, _AXIS, stroke_dasharray="4 3"))
         # a label that would run past the right edge goes to the left of its line
         if sx(value) + 4 + len(label) * _CHAR_PX > width - 4:
-            body.append(_text(label, sx(value) - 4, label_y, fill=_AXIS, text_anchor="end"))
+            body.append(text_at(label, sx(value) - 4, label_y, fill=_AXIS, text_anchor="end"))
         else:
-            body.append(_text(label, sx(value) + 4, label_y, fill=_AXIS))
+            body.append(text_at(label, sx(value) + 4, label_y, fill=_AXIS))
     body += _frame(left, top, right, bottom, x_label, height)
-    return _svg(width, height, title, body)
+    return svg_document(width, height, title, body)
