@@ -6,8 +6,9 @@ registry in ``.roost-demo/``. By hand::
     ROOST_HOME=/tmp/roost-demo .venv/bin/python examples/demo.py
 
 Every run registers new versions and moves the ``production`` aliases to them.
-The example models are an iris classifier, a churn pipeline and a two-phase cascade
-(``risk``: a linear model answers what it is sure of, gradient boosting the rest). The
+The example models are an iris classifier, a churn pipeline, a two-phase cascade
+(``risk``: a linear model answers what it is sure of, gradient boosting the rest) and a
+fraud model that computes its own features from the feature store (``fraud``). The
 last step serves them with ``roost serve`` on 127.0.0.1:8000 (or a free
 port when 8000 is taken), calls them with curl, httpx and tritonclient, and keeps
 serving until Ctrl-C. Two variables change that:
@@ -38,6 +39,7 @@ import pandas as pd
 
 import cascade_model
 import churn_model
+import fraud_model
 import iris_model
 import roost
 import serve_demo
@@ -47,6 +49,16 @@ ROOT = Path(__file__).resolve().parent.parent
 IRIS_ROWS = "examples/iris_rows.json"
 CHURN_ROWS = "examples/churn_rows.csv"
 ALIAS = "production"
+#: one payment, as a client sends it to the fraud model: what is known at request time
+FRAUD_PAYMENT = {
+    "card_id": 7,
+    "amount": 480.0,
+    "currency": "USD",
+    "hour": 3,
+    "merchant": "electronics",
+}
+FRAUD_REQUEST = tuple(f"{name}={value}" for name, value in FRAUD_PAYMENT.items())
+FRAUD_JSON = json.dumps(FRAUD_PAYMENT)
 CLI_TIMEOUT_S = 120
 
 
@@ -159,15 +171,30 @@ def predict_with_cli(demo: Demo) -> None:
     run_cli(demo, "predict", f"churn@{ALIAS}", "--input", CHURN_ROWS)
 
 
+def compute_features(demo: Demo) -> None:
+    heading("4. A model that computes its own features (roost.features)")
+    print(
+        "$ python examples/fraud_model.py --cards 800   # events, training frame, model", flush=True
+    )
+    fraud_model.main(["--cards", "800"])
+    registry = roost.default_registry()
+    latest = registry.resolve("fraud")
+    previous = registry.set_alias("fraud", ALIAS, latest.version)
+    moved = f"moved from version {previous}" if previous else "new alias"
+    print(f"fraud@{ALIAS} -> {latest.version} ({moved})", flush=True)
+    run_cli(demo, "features", "check", "fraud_features", "--sample", "200")
+    run_cli(demo, "features", "get", "fraud_features", *FRAUD_REQUEST)
+
+
 def serve_over_http(demo: Demo) -> None:
     port = demo.serving.port
-    heading("4. Serve the models over HTTP, and call them")
+    heading("5. Serve the models over HTTP, and call them")
     if not serve_demo.is_port_free(port):
         taken = port
         port = serve_demo.free_port()
         print(f"Port {taken} is taken (another server is listening there); using port {port}.")
     # --telemetry: every prediction is logged, and feedback is taken at /v1/feedback
-    refs = (f"iris@{ALIAS}", f"churn@{ALIAS}", f"risk@{ALIAS}")
+    refs = (f"iris@{ALIAS}", f"churn@{ALIAS}", f"risk@{ALIAS}", f"fraud@{ALIAS}")
     args = ("serve", *refs, "--telemetry", "--port", str(port))
     print(f"\n$ {' '.join(('roost', *args))}", flush=True)
     with (
@@ -198,7 +225,7 @@ def serve_over_http(demo: Demo) -> None:
 
 def call_examples(port: int) -> None:
     """Run each example once against the server and show what it printed."""
-    print("\nEach example of step 5 ran once against it and printed:")
+    print("\nEach example of step 6 ran once against it and printed:")
     for example in serve_demo.EXAMPLES:
         print(f"\n--- ran: {example.title} ---")
         missing = example.missing()
@@ -211,7 +238,7 @@ def call_examples(port: int) -> None:
 
 
 def show_examples(url: str, port: int) -> None:
-    heading(f"5. Your turn: iris, churn and risk are served at {url}")
+    heading(f"6. Your turn: iris, churn, risk and fraud are served at {url}")
     for example in serve_demo.EXAMPLES:
         needs = f" (needs: {example.install})" if example.missing() is not None else ""
         print(f"\n--- {example.title}{needs} ---\n{example.code(port).rstrip()}")
@@ -219,6 +246,8 @@ def show_examples(url: str, port: int) -> None:
         f"\nchurn takes its 20 columns at {url}/v1/models/churn:predict and /v2/models/churn/infer."
         f"\nrisk, a cascade, takes s0 … s19 at {url}/v1/models/risk:predict; its `phase` output "
         "says which member answered (docs/composition.md)."
+        f"\nfraud takes raw payments and computes its features server-side (docs/features.md):"
+        f"\n  curl -s {url}/v1/models/fraud:predict -d '{{\"instances\": [{FRAUD_JSON}]}}'"
         f"\nAPI docs, with every model's schema, examples and a form to try it: {url}/docs",
         flush=True,
     )
@@ -228,6 +257,7 @@ STEPS: tuple[Callable[[Demo], None], ...] = (
     train_and_register,
     predict_in_python,
     predict_with_cli,
+    compute_features,
     serve_over_http,
 )
 

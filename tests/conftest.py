@@ -52,3 +52,17 @@ def postgres_url() -> Iterator[str]:
 def postgres_registry(tmp_path: Path, postgres_url: str) -> Registry:
     """An empty registry whose index lives in the real PostgreSQL server."""
     return Registry(tmp_path / "roost-home", open_index(postgres_url))
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """The real Redis server's URL; keys a test writes start ``roost-test-`` (removed after)."""
+    redis = pytest.importorskip("redis")
+    url = require_service("ROOST_TEST_REDIS_URL", "Redis server")
+    yield url
+    client = redis.Redis.from_url(url)
+    try:
+        for key in client.scan_iter("roost-test-*"):
+            client.delete(key)
+    finally:
+        client.close()

@@ -191,7 +191,8 @@ def served_outputs(stdout: str) -> dict[str, str]:
 def assert_served_and_stopped(stdout: str) -> int:
     """The served examples printed predictions, and the server is gone; returns its port."""
     (port,) = re.findall(
-        r"^\$ roost serve iris@production churn@production risk@production --telemetry "
+        r"^\$ roost serve iris@production churn@production risk@production fraud@production "
+        r"--telemetry "
         r"--port (\d+)$",
         stdout,
         re.M,
@@ -253,8 +254,9 @@ def test_demo_runs_twice_and_moves_aliases(tmp_path: Path) -> None:
         "1. Train",
         "2. Predict in Python",
         "3. The same from the command line",
-        "4. Serve the models over HTTP",
-        "5. Your turn",
+        "4. A model that computes its own features",
+        "5. Serve the models over HTTP",
+        "6. Your turn",
     ):
         assert heading in runs[1]
     assert "$ roost predict churn@production --input examples/churn_rows.csv" in runs[1]
@@ -278,8 +280,11 @@ def test_demo_runs_twice_and_moves_aliases(tmp_path: Path) -> None:
     assert assert_served_and_stopped(runs[0]) == first_port
     assert (
         "serving iris@production (version 2), churn@production (version 2), "
-        "risk@production (version 2)"
+        "risk@production (version 2), fraud@production (version 2)"
     ) in runs[1]
+    assert "fraud@production -> 2 (moved from version 1)" in runs[1]
+    # roost features check: each of fraud_features' 9 columns identical on both paths
+    assert len(re.findall(r"^ \w+ +200 +0 +0 +identical $", runs[1], re.M)) == 9
     assert "a composite (cascade) of risk-fast:2, risk-slow:2" in runs[1]
     assert re.search(r"phase 'slow' answered [1-9]\d* of 400 rows", runs[1])
     assert f"Port {taken} is taken" in runs[1]

@@ -18,6 +18,7 @@ FACADES = [
     "roost.cards",
     "roost.compose",
     "roost.errors",
+    "roost.features",
     "roost.model",
     "roost.plan",
     "roost.serving",

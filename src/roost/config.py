@@ -172,6 +172,9 @@ class Settings:
     serving: ServingConfig = field(default_factory=ServingConfig)
     #: where ``ROOST_TELEMETRY_URL`` points, if set (telemetry itself is switched on per command)
     telemetry_url: str | None = None
+    #: the online feature store ``ROOST_FEATURES_URL`` names (``redis://…``, ``sqlite:///…``);
+    #: None means a SQLite file in ``<home>/features``
+    features_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], prefix: str = "ROOST_") -> Settings:
@@ -188,4 +191,9 @@ class Settings:
         home = Path(home_text).expanduser() if home_text else DEFAULT_HOME.expanduser()
         index_url = environ.get(f"{prefix}REGISTRY_URL", "").strip() or None
         telemetry_url = environ.get(f"{prefix}TELEMETRY_URL", "").strip() or None
-        return cls(store=StoreConfig(home=home, index_url=index_url), telemetry_url=telemetry_url)
+        features_url = environ.get(f"{prefix}FEATURES_URL", "").strip() or None
+        return cls(
+            store=StoreConfig(home=home, index_url=index_url),
+            telemetry_url=telemetry_url,
+            features_url=features_url,
+        )

@@ -19,6 +19,10 @@ that plain Python code would expect (as scikit-learn's ``NotFittedError`` does):
     │   ├── Overloaded(ServingError, RuntimeError)     the server is shedding load
     │   └── RequestTimeout(ServingError, TimeoutError) no answer within the deadline
     ├── TelemetryError(Error, RuntimeError)       a telemetry sink cannot be opened, written or read
+    ├── FeatureError(Error)                       a feature definition, store or lookup failed
+    │   ├── FeatureVersionError(FeatureError, ValueError)  code changed without a version bump
+    │   ├── FeatureSkewError(FeatureError, RuntimeError)   served feature code differs from training
+    │   └── FeatureUnavailable(FeatureError, ConnectionError)  a feature store cannot be reached
     └── PlanError(Error, ValueError)              no feasible placement
 
 Messages name the thing, what was expected and what was received:
@@ -30,6 +34,10 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "Error",
+    "FeatureError",
+    "FeatureSkewError",
+    "FeatureUnavailable",
+    "FeatureVersionError",
     "FlavorError",
     "IntegrityError",
     "InvalidReference",
@@ -128,3 +136,31 @@ class PlanError(Error, ValueError):
 
 class TelemetryError(Error, RuntimeError):
     """A telemetry sink cannot be opened, written or read (serving carries on without it)."""
+
+
+class FeatureError(Error):
+    """A feature definition is malformed, or a feature store cannot be read or written."""
+
+
+class FeatureVersionError(FeatureError, ValueError):
+    """A feature definition's code changed but its version did not.
+
+    ``name@version`` must always mean the same code: a change needs a new version, so
+    that models trained on the old code never silently get the new one.
+    """
+
+
+class FeatureSkewError(FeatureError, RuntimeError):
+    """A model was trained with other feature code than the code imported to serve it.
+
+    Serving it would be training–serving skew: the server refuses the model (not ready,
+    with this message) rather than answer with features the model never saw.
+    """
+
+
+class FeatureUnavailable(FeatureError, ConnectionError):
+    """A feature store (Redis, a database file) cannot be reached or read right now.
+
+    Unlike a bad key or a failing transform, the request was fine: serving answers 503
+    so the client retries.
+    """

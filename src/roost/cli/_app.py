@@ -18,6 +18,7 @@ from roost._version import __version__
 from roost.cli._card import card
 from roost.cli._errors import ErrorHandlingGroup, is_debug
 from roost.cli._evaluate import evaluate
+from roost.cli._features import features_app
 from roost.cli._logging import configure_logging
 from roost.cli._models import models_app
 from roost.cli._plan import plan_app
@@ -92,5 +93,6 @@ app.command("profile")(profile)
 app.command("card")(card)
 app.command("serve")(serve)
 app.add_typer(telemetry_app, name="telemetry")
+app.add_typer(features_app, name="features")
 app.command("evaluate")(evaluate)
 app.add_typer(plan_app, name="plan")

@@ -31,6 +31,8 @@ from typer.core import TyperGroup
 from roost.errors import (
     ConfigError,
     Error,
+    FeatureSkewError,
+    FeatureVersionError,
     IntegrityError,
     InvalidReference,
     ModelNotFound,
@@ -57,7 +59,9 @@ EXIT_CODES: dict[type[BaseException], int] = {
     SignatureError: 2,
     ModelNotFound: 3,
     VersionConflict: 4,
+    FeatureVersionError: 4,
     IntegrityError: 5,
+    FeatureSkewError: 5,
 }
 
 #: an exception roost did not expect: a bug (``EX_SOFTWARE`` in sysexits.h).

@@ -381,7 +381,14 @@ def serve(
     if config.port:
         _check_port_free(config.host, config.port)
     metrics_dir = tempfile.mkdtemp(prefix="roost-metrics-") if workers > 1 else None
-    spec = ServeSpec(tuple(refs), session.settings.store, config, metrics_dir, telemetry_settings)
+    spec = ServeSpec(
+        tuple(refs),
+        session.settings.store,
+        config,
+        metrics_dir,
+        telemetry_settings,
+        features_url=session.settings.features_url,
+    )
     typer.echo(_banner(config, found, refs, _example_row(registry, found[0]), telemetry_settings))
     try:
         _run(config, spec.to_json(), metrics_dir)

@@ -56,6 +56,8 @@ class CompositeFlavor:
 
     name = "composite"
     framework = "roost"
+    #: requests are checked by the composite itself (guardrails may reject one)
+    validates_requests = True
 
     def matches(self, obj: object) -> bool:
         return isinstance(obj, Composite)

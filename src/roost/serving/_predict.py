@@ -6,6 +6,8 @@ import itertools
 import os
 from typing import Any
 
+import anyio
+
 from roost.model import count_rows
 from roost.serving.repository import ServedModel
 from roost.serving.state import ServerState
@@ -59,7 +61,11 @@ async def predict_rows(
     """
     clock = state.repository.clock
     started = clock.monotonic()
-    validated = served.model.validate(rows)
+    if getattr(served.model, "validation_does_io", False):
+        # a featured model reads its online store while validating: not on the event loop
+        validated = await anyio.to_thread.run_sync(served.model.validate, rows)
+    else:
+        validated = served.model.validate(rows)
     n_rows = count_rows(validated)
     if n_rows == 0:
         return []

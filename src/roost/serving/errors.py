@@ -10,6 +10,9 @@ from __future__ import annotations
 from roost.errors import (
     ConfigError,
     Error,
+    FeatureError,
+    FeatureSkewError,
+    FeatureUnavailable,
     InvalidReference,
     ModelNotFound,
     ModelNotReady,
@@ -37,9 +40,12 @@ _STATUS: dict[type[BaseException], int] = {
     ConfigError: 400,
     SignatureError: 400,
     InvalidReference: 400,
+    FeatureError: 400,  # a key or request field a transform cannot use, named in the message
     ModelNotFound: 404,
     PayloadTooLarge: 413,
     ModelNotReady: 503,
+    FeatureSkewError: 503,
+    FeatureUnavailable: 503,
     Overloaded: 503,
     RequestTimeout: 504,
 }

@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 #: makes the observer for one model version's batcher (metrics); None means no observer
 ObserverFactory = Callable[[str, int], BatchObserver | None]
+#: readies a freshly loaded model before it serves (points featured models at the
+#: process's feature store)
+OnLoad = Callable[[PackagedModel], None]
 #: the last failed hot swap of one reference: (the version it tried, or None when the
 #: reference did not resolve; the reason); an equal failure on the next poll is not logged
 _SwapFailure = tuple[int | None, str]
@@ -68,6 +71,7 @@ class ModelRepository:
         config: batching and the hot-swap poll interval.
         clock: time, injectable for tests.
         observer_factory: metrics for each model version's batcher.
+        on_load: called with each model once loaded, before it serves.
     """
 
     def __init__(
@@ -78,6 +82,7 @@ class ModelRepository:
         *,
         clock: Clock | None = None,
         observer_factory: ObserverFactory | None = None,
+        on_load: OnLoad | None = None,
     ) -> None:
         parsed = [ModelRef.parse(ref) for ref in refs]
         names = [p.name for p in parsed]
@@ -91,6 +96,7 @@ class ModelRepository:
         self.config = config
         self.clock = clock or SystemClock()
         self.observer_factory = observer_factory
+        self.on_load = on_load
         self._served: dict[str, ServedModel] = {}
         self._failed: dict[str, str] = {}
         self._swap_failures: dict[str, _SwapFailure] = {}
@@ -140,6 +146,8 @@ class ModelRepository:
         found = self.registry.resolve(ref)
         model = self.registry.model(found)
         model.load()
+        if self.on_load is not None:
+            self.on_load(model)
         observer = (
             self.observer_factory(found.name, found.version) if self.observer_factory else None
         )

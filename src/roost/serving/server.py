@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -36,6 +37,7 @@ from starlette.applications import Starlette
 
 from roost.config import BatchingConfig, ServingConfig, StoreConfig, TelemetryConfig
 from roost.errors import ConfigError
+from roost.features import FeatureStore, bind_store
 from roost.serving._telemetry import PredictionTap
 from roost.serving.app import create_app
 from roost.serving.metrics import Metrics
@@ -60,6 +62,8 @@ class ServeSpec:
         metrics_dir: the folder the worker processes share their metrics in
             (prometheus_client's multiprocess mode); ``None`` for a single process.
         telemetry: where to log predictions and feedback; ``None`` logs nothing.
+        features_url: the online feature store featured models read (``ROOST_FEATURES_URL``);
+            ``None`` means the SQLite file in the registry's home.
     """
 
     refs: tuple[str, ...]
@@ -67,6 +71,7 @@ class ServeSpec:
     serving: ServingConfig = field(default_factory=ServingConfig)
     metrics_dir: str | None = None
     telemetry: TelemetryConfig | None = None
+    features_url: str | None = None
 
     def __post_init__(self) -> None:
         if not self.refs or not all(isinstance(ref, str) for ref in self.refs):
@@ -84,6 +89,7 @@ class ServeSpec:
             "serving": serving,
             "metrics_dir": self.metrics_dir,
             "telemetry": dataclasses.asdict(self.telemetry) if self.telemetry else None,
+            "features_url": self.features_url,
         }
         return json.dumps(document, sort_keys=True)
 
@@ -109,6 +115,7 @@ class ServeSpec:
                 serving=ServingConfig(**serving),
                 metrics_dir=document["metrics_dir"],
                 telemetry=TelemetryConfig(**telemetry) if telemetry is not None else None,
+                features_url=document.get("features_url"),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             if isinstance(exc, ConfigError):
@@ -149,11 +156,14 @@ def telemetry_key(config: TelemetryConfig, home: Path) -> bytes:
 def app_from_spec(spec: ServeSpec) -> Starlette:
     """The app one server process runs for ``spec``: registry, models, metrics, telemetry."""
     metrics = Metrics(spec.metrics_dir)
+    # one feature store per process: its online connection and cache serve every model
+    features = FeatureStore(spec.store.home / "features", online_url=spec.features_url)
     repository = ModelRepository(
         Registry.from_config(spec.store),
         list(spec.refs),
         spec.serving,
         observer_factory=metrics.observer,
+        on_load=functools.partial(bind_store, store=features),
     )
     tap = None
     if spec.telemetry is not None:

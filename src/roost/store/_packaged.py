@@ -122,11 +122,18 @@ class PackagedModel:
         others, then merges the validated batches into one ``predict_validated`` call.
         """
         self._require_loaded()
-        if self.flavor_.name == "composite":
+        if getattr(self.flavor_, "validates_requests", False):
             # a composite may check more than its signature (guardrails that reject a
-            # request), and must do it here, before requests are merged into one batch
+            # request), a featured model encodes raw inputs: both must do it here, before
+            # requests are merged into one batch
             return self.model_.validate(batch)
         return self.signature_.validate_batch(batch)
+
+    @property
+    def validation_does_io(self) -> bool:
+        """Whether ``validate`` reads a store (a featured model): serving runs it in a thread."""
+        self._require_loaded()
+        return bool(getattr(self.flavor_, "validation_does_io", False))
 
     def predict_validated(self, validated: Any) -> list[Any]:
         """Run the framework on a batch ``validate`` returned; one output per row."""
