@@ -291,6 +291,10 @@ def test_demo_runs_twice_and_moves_aliases(tmp_path: Path) -> None:
     assert assert_served_and_stopped(runs[1]) != taken
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_demo_serves_until_ctrl_c_then_exits_0(tmp_path: Path) -> None:
     """Without ROOST_DEMO_SERVE_SECONDS the demo serves on; SIGINT stops the server, exit 0."""
     env = {**_environment(tmp_path / "roost-home"), "ROOST_DEMO_PORT": str(free_port())}
@@ -301,6 +305,9 @@ def test_demo_serves_until_ctrl_c_then_exits_0(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # a shell's background job (`make test &`) ignores SIGINT, and children inherit
+        # that: Python then installs no Ctrl-C handler and the demo would never stop
+        preexec_fn=_default_sigint,
     )
     watchdog = threading.Timer(DEMO_TIMEOUT_S, process.kill)
     watchdog.start()

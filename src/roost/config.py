@@ -12,13 +12,21 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from roost.errors import ConfigError
 
-__all__ = ["BatchingConfig", "ServingConfig", "Settings", "StoreConfig", "TelemetryConfig"]
+__all__ = [
+    "BatchingConfig",
+    "ServingConfig",
+    "Settings",
+    "StoreConfig",
+    "TelemetryConfig",
+    "mask_password",
+]
 
 DEFAULT_HOME = Path("~/.roost")
 _INDEX_SCHEMES = ("sqlite", "postgresql", "postgres")
@@ -197,3 +205,27 @@ class Settings:
             telemetry_url=telemetry_url,
             features_url=features_url,
         )
+
+
+def mask_password(url: str) -> str:
+    """``url`` with any password replaced by ``***``, for messages, logs and banners.
+
+    Both places libpq takes one are masked: ``user:password@`` and ``password=`` in the
+    query. The credentials end at the last ``@`` before the query, so a password holding
+    an unescaped ``@`` or ``/`` is still masked whole, and an ``@`` in the query is not
+    taken for the end of the credentials.
+
+    Example:
+        >>> mask_password("postgresql://roost:s3cret@db/telemetry")
+        'postgresql://roost:***@db/telemetry'
+        >>> mask_password("postgresql://db/telemetry?user=roost&password=s3cret")
+        'postgresql://db/telemetry?user=roost&password=***'
+    """
+    scheme, separator, rest = url.partition("://")
+    if separator and not rest.startswith("/"):  # ``sqlite:///path`` has no credentials
+        head, question, query = rest.partition("?")
+        credentials, at, host = head.rpartition("@")
+        user, colon, _password = credentials.partition(":")
+        if at and colon:
+            url = f"{scheme}://{user}:***@{host}{question}{query}"
+    return re.sub(r"(?i)(\bpassword=)[^&#\s]*", r"\1***", url)

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from roost.config import mask_password
 from roost.errors import ConfigError, FeatureError
 from roost.features._sqlite_online import SqliteOnlineStore
 from roost.features.aggregates import Aggregate, AggregateView
 from roost.features.entities import Entity, Events
-from roost.features.online import OnlineRecord, hide_password, open_online_store
+from roost.features.online import OnlineRecord, open_online_store
 
 DAY_US = 86_400 * 1_000_000
 T0 = 1_700_000_000 * 1_000_000  # 2023-11-14, UTC µs
@@ -351,5 +352,5 @@ def test_open_online_store_redis_without_package_hints_extra(
     ],
     ids=["user-password", "password-only", "query", "none", "sqlite-path"],
 )
-def test_hide_password_masks_only_the_password(url: str, shown: str) -> None:
-    assert hide_password(url) == shown
+def test_mask_password_masks_redis_passwords_only(url: str, shown: str) -> None:
+    assert mask_password(url) == shown

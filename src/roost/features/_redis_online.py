@@ -25,13 +25,13 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from roost.config import mask_password
 from roost.errors import ConfigError, FeatureError, FeatureUnavailable
 from roost.features.aggregates import AggregateView
 from roost.features.online import (
     OnlineRecord,
     check_records,
     dump_values,
-    hide_password,
     load_values,
 )
 
@@ -91,7 +91,7 @@ class RedisOnlineStore:
     """
 
     def __init__(self, url: str, prefix: str = "roost:features") -> None:
-        self.url = hide_password(url)
+        self.url = mask_password(url)
         if not isinstance(prefix, str) or not prefix or any(c.isspace() for c in prefix):
             raise ConfigError(
                 f"online store {self.url}: prefix expected a non-empty string without "

@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from roost.config import mask_password
 from roost.errors import ConfigError, FeatureError
 from roost.features.aggregates import AggregateView
 from roost.types import JSONValue
@@ -169,30 +169,11 @@ def open_online_store(url: str | None, *, default_path: Path) -> OnlineStore:
         return RedisOnlineStore(plain, prefix=prefixes[-1]) if prefixes else RedisOnlineStore(plain)
     raise ConfigError(
         f"ROOST_FEATURES_URL: expected {_ACCEPTED} (or unset, for a SQLite file at "
-        f"{default_path}), got {hide_password(url)!r}"
+        f"{default_path}), got {mask_password(url)!r}"
     )
 
 
 # ------------------------------------------------------------ what the backends share
-
-
-def hide_password(url: str) -> str:
-    """``url`` with any password replaced by ``***``, for messages and logs.
-
-    Example:
-        >>> hide_password("redis://roost:s3cret@cache:6379/0")
-        'redis://roost:***@cache:6379/0'
-        >>> hide_password("redis://:s3cret@cache:6379/0")
-        'redis://:***@cache:6379/0'
-    """
-    scheme, separator, rest = url.partition("://")
-    if separator and not rest.startswith("/"):  # ``sqlite:///path`` has no credentials
-        head, question, query = rest.partition("?")
-        credentials, at, host = head.rpartition("@")
-        user, colon, _password = credentials.partition(":")
-        if at and colon:
-            url = f"{scheme}://{user}:***@{host}{question}{query}"
-    return re.sub(r"(?i)(\bpassword=)[^&#\s]*", r"\1***", url)
 
 
 def check_records(view: AggregateView, records: Sequence[OnlineRecord]) -> None:

@@ -35,8 +35,8 @@ from roost.config import Settings
 from roost.errors import ConfigError, FeatureError
 from roost.features._discover import defining_module
 from roost.features._frames import view_values
+from roost.features._lookup import lookup
 from roost.features._time import now_us, to_time_us
-from roost.features.aggregates import AggregateView, ViewValue
 from roost.features.cache import FeatureCache
 from roost.features.catalog import FeatureCatalog
 from roost.features.entities import Events
@@ -304,7 +304,10 @@ class FeatureStore:
         now = at_us if at_us is not None else now_us(self.clock)
         keys = [service.entity.key_of(row) for row in rows]
         unique = sorted(set(keys))
-        by_view = {view.name: self._view_values(view, unique, now) for view in service.views}
+        by_view = {
+            view.name: lookup(view, unique, now, self.cache, self.online, self.offline)
+            for view in service.views
+        }
         result = []
         for row, key in zip(rows, keys, strict=True):
             computed = service.compute(
@@ -313,89 +316,6 @@ class FeatureStore:
             origins = {name: found[key][1] for name, found in by_view.items()}
             result.append(FeatureRow(computed.values, computed.statuses, origins))
         return result
-
-    def _view_values(
-        self, view: AggregateView, keys: list[str], now: int
-    ) -> dict[str, tuple[ViewValue, str]]:
-        """Each key's value of one view: cache, then store, then compute-on-miss.
-
-        Every answer is cached, absent ones included, for the cache's max age: an entity
-        without recent events must not cost a store read (or a computation) per request.
-        A cached record's status is judged at each read, so it expires on time.
-        """
-        found: dict[str, tuple[ViewValue, str]] = {}
-        pending = []
-        for key in keys:
-            record = self.cache.get(view.ref, key, now)
-            if record is None:
-                pending.append(key)
-            elif record.event_time_us == _ABSENT:
-                found[key] = (view.finish(ViewValue(_nones(view), "missing", None)), "cache")
-            elif view.compute_on_miss and _went_stale(view, record, now):
-                pending.append(key)  # present when cached, expired now: compute afresh
-            else:
-                found[key] = (_stored(view, record, now), "cache")
-        to_compute = []
-        records = self.online.read(view, pending) if pending else []
-        for key, record in zip(pending, records, strict=True):
-            usable = record is not None and view.status_at(record.event_time_us, now) == "present"
-            if not usable and view.compute_on_miss:
-                to_compute.append(key)
-                continue
-            self.cache.put(view.ref, key, record or _absent(key, now), now, _FOREVER)
-            if record is None:
-                found[key] = (view.finish(ViewValue(_nones(view), "missing", None)), "store")
-            else:
-                found[key] = (_stored(view, record, now), "store")
-        if to_compute:
-            found.update(self._compute_on_miss(view, to_compute, now))
-        return found
-
-    def _compute_on_miss(
-        self, view: AggregateView, keys: list[str], now: int
-    ) -> dict[str, tuple[ViewValue, str]]:
-        """Compute values from the offline events, write them back, and return them."""
-        events = self.offline.read(view.events, keys=keys, until_us=now)
-        raws = view_values(view, events, keys, [now] * len(keys), raw=True)
-        records = {
-            key: OnlineRecord(key, raw.values, raw.event_time_us, now)
-            for key, raw in zip(keys, raws, strict=True)
-            if raw.event_time_us is not None
-        }
-        if records:
-            self.online.write(view, list(records.values()))
-        for key in keys:
-            self.cache.put(view.ref, key, records.get(key) or _absent(key, now), now, _FOREVER)
-        log.debug("computed %s on miss for %d entities", view.ref, len(keys))
-        return {key: (view.finish(raw), "computed") for key, raw in zip(keys, raws, strict=True)}
-
-
-#: the event time of a cached "nothing stored, nothing to compute" answer
-_ABSENT = -1
-#: cache entries are bounded by the cache's max age, not by their own validity
-_FOREVER = 2**62
-
-
-def _went_stale(view: AggregateView, record: OnlineRecord, now: int) -> bool:
-    """Whether a record that was present when written has expired since."""
-    return view.status_at(record.event_time_us, record.written_at_us) == "present" and (
-        view.status_at(record.event_time_us, now) != "present"
-    )
-
-
-def _absent(key: str, now: int) -> OnlineRecord:
-    return OnlineRecord(key, {}, _ABSENT, now)
-
-
-def _nones(view: AggregateView) -> dict[str, Any]:
-    return {name: None for name, _ in view.outputs}
-
-
-def _stored(view: AggregateView, record: OnlineRecord, now: int) -> ViewValue:
-    """A stored record as the view's value at ``now`` (TTL enforced on read)."""
-    status = view.status_at(record.event_time_us, now)
-    values = {name: record.values.get(name) for name, _ in view.outputs}
-    return view.finish(ViewValue(values, status, record.event_time_us))
 
 
 def _with_features(

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from roost.config import mask_password
 from roost.errors import ConfigError
 from roost.telemetry._json import dump_json, load_json
 from roost.telemetry._records import (
@@ -166,30 +167,6 @@ def open_sink(url: str) -> Sink:
 
             return JsonlSink(url)
     raise ConfigError(f"telemetry sink {mask_password(url)!r}: expected {_ACCEPTED}")
-
-
-def mask_password(url: str) -> str:
-    """``url`` with any password replaced by ``***``, for messages, logs and banners.
-
-    Both places libpq takes one are masked: ``user:password@`` and ``password=`` in the
-    query. The credentials end at the last ``@`` before the query, so a password holding
-    an unescaped ``@`` or ``/`` is still masked whole, and an ``@`` in the query is not
-    taken for the end of the credentials.
-
-    Example:
-        >>> mask_password("postgresql://roost:s3cret@db/telemetry")
-        'postgresql://roost:***@db/telemetry'
-        >>> mask_password("postgresql://db/telemetry?user=roost&password=s3cret")
-        'postgresql://db/telemetry?user=roost&password=***'
-    """
-    scheme, separator, rest = url.partition("://")
-    if separator and not rest.startswith("/"):  # ``sqlite:///path`` has no credentials
-        head, question, query = rest.partition("?")
-        credentials, at, host = head.rpartition("@")
-        user, colon, _password = credentials.partition(":")
-        if at and colon:
-            url = f"{scheme}://{user}:***@{host}{question}{query}"
-    return re.sub(r"(?i)(\bpassword=)[^&#\s]*", r"\1***", url)
 
 
 # ----------------------------------------------------------------- what SQL sinks share
