@@ -18,6 +18,7 @@ from typing import Any
 
 from roost.errors import ConfigError, FeatureError
 from roost.features.service import FeatureService
+from roost.features.transforms import is_missing
 from roost.types import JSONDict, JSONValue
 
 __all__ = ["FittedFeatures", "fit"]
@@ -117,20 +118,9 @@ def typed_frame(frame: Any, columns: list[tuple[str, str]]) -> Any:
 
 
 def plain_value(value: Any) -> JSONValue:
-    """A pandas/numpy cell as a plain Python value; NaN and NA become None."""
-    import math
-
-    if value is None:
+    """A pandas/numpy cell as a plain Python value; NaN, NA and NaT become None."""
+    if is_missing(value):
         return None
-    if hasattr(value, "item"):
+    if hasattr(value, "item"):  # a numpy scalar
         value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    try:
-        import pandas as pd
-
-        if value is pd.NA or value is pd.NaT:
-            return None
-    except ImportError:  # pragma: no cover - pandas is a dependency
-        pass
     return value  # type: ignore[no-any-return]
