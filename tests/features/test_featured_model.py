@@ -230,6 +230,13 @@ def test_featured_signature_inputs_are_the_raw_inputs(loaded: Any) -> None:
     assert [spec.name for spec in loaded.signature.outputs] == ["label", "probabilities"]
 
 
+def test_featured_in_memory_signature_is_the_packages(trained: Trained, loaded: Any) -> None:
+    """Before saving, the outputs are measured on one probe vector: as the package's."""
+    featured = Featured(trained.fitted, trained.clf, store=trained.store)
+    featured.load()
+    assert featured.signature.to_dict() == loaded.signature.to_dict()
+
+
 def test_featured_model_yaml_flavor_options_name_the_service(trained: Trained) -> None:
     flavor = trained.registry.metadata(trained.ref)["flavor"]
     assert flavor["name"] == "features"
