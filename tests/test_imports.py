@@ -2,7 +2,7 @@
 
 The layer order (STYLE.md §1), bottom first::
 
-    core (errors, types, config, clock, _version)
+    core (errors, types, config, clock, _version, _sqlite)
     model
     store
     facade (roost/__init__.py, _api.py, testing.py)
@@ -34,7 +34,7 @@ import roost
 PACKAGE_ROOT = Path(roost.__file__).parent
 ARCHITECTURE = Path(__file__).resolve().parent.parent / "docs" / "architecture.md"
 
-CORE_MODULES = frozenset({"errors", "types", "config", "clock", "_version"})
+CORE_MODULES = frozenset({"errors", "types", "config", "clock", "_version", "_sqlite"})
 FACADE_MODULES = frozenset({"__init__", "_api", "testing"})
 CLI_MODULES = frozenset({"__main__"})  # `python -m roost` runs the CLI
 

@@ -7,10 +7,7 @@ epoch is 2024-01-01T00:00:00Z; every store file sits under tmp_path.
 
 from __future__ import annotations
 
-import importlib
 import math
-import sys
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -146,28 +143,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def load_features(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
-    """Write feature code to tmp_path and import it under a fresh module name."""
-    folder = tmp_path / "feature_code"
-    folder.mkdir()
-    monkeypatch.syspath_prepend(str(folder))
-    names: list[str] = []
-
-    def load(text: str = FEATURES) -> ModuleType:
-        name = f"feat_{uuid.uuid4().hex[:8]}"
-        (folder / f"{name}.py").write_text(text, encoding="utf-8")
-        importlib.invalidate_caches()
-        names.append(name)
-        return importlib.import_module(name)
-
-    yield load
-    for name in names:
-        sys.modules.pop(name, None)
-
-
-@pytest.fixture
-def shop(load_features: Callable[..., ModuleType]) -> ModuleType:
-    return load_features()
+def shop(load_features: Callable[[str], ModuleType]) -> ModuleType:
+    return load_features(FEATURES)
 
 
 @pytest.fixture
@@ -336,14 +313,14 @@ def test_apply_records_new_refs_once(store: FeatureStore, shop: ModuleType) -> N
 def test_apply_same_code_from_another_module_is_accepted(
     store: FeatureStore, load_features: Callable[..., ModuleType]
 ) -> None:
-    store.apply(load_features().shop)
-    assert store.apply(load_features().shop) == []
+    store.apply(load_features(FEATURES).shop)
+    assert store.apply(load_features(FEATURES).shop) == []
 
 
 def test_apply_changed_constant_under_same_version_raises(
     store: FeatureStore, load_features: Callable[..., ModuleType]
 ) -> None:
-    store.apply(load_features().shop)
+    store.apply(load_features(FEATURES).shop)
     changed = load_features(FEATURES.replace("FEE = 0.25", "FEE = 0.3"))
     with pytest.raises(FeatureVersionError, match=r"with_fee@1.*version 2"):
         store.apply(changed.shop)
@@ -354,7 +331,7 @@ def test_store_paths_apply_and_refuse_changed_definitions(
     store: FeatureStore, load_features: Callable[..., ModuleType], call: str
 ) -> None:
     """training_frame and materialize apply the service first: changed code is refused."""
-    original = load_features()
+    original = load_features(FEATURES)
     store.ingest(original.orders, orders_frame((1, T, 2.0, "web")))
     store.training_frame(original.shop, entity_frame((1, T, 1.0, "web")))
     changed = load_features(FEATURES.replace("hours=2)\n", "hours=3)\n", 1))

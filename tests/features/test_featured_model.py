@@ -7,12 +7,9 @@ saved with ``registry.save(Featured(...), example=raw rows)`` and loaded back.
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
-import sys
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -142,15 +139,8 @@ class Trained:
 
 
 @pytest.fixture
-def features_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    folder = tmp_path / "feature_code"
-    folder.mkdir()
-    name = f"feat_{uuid.uuid4().hex[:8]}"
-    (folder / f"{name}.py").write_text(FEATURES, encoding="utf-8")
-    monkeypatch.syspath_prepend(str(folder))
-    importlib.invalidate_caches()
-    yield importlib.import_module(name)
-    sys.modules.pop(name, None)
+def features_module(load_features: Callable[[str], ModuleType]) -> ModuleType:
+    return load_features(FEATURES)
 
 
 @pytest.fixture

@@ -7,10 +7,7 @@ reported, column by column, with an example.
 
 from __future__ import annotations
 
-import importlib
-import sys
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -109,15 +106,8 @@ EVENTS = orders_frame(
 
 
 @pytest.fixture
-def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    folder = tmp_path / "feature_code"
-    folder.mkdir()
-    name = f"feat_{uuid.uuid4().hex[:8]}"
-    (folder / f"{name}.py").write_text(FEATURES, encoding="utf-8")
-    monkeypatch.syspath_prepend(str(folder))
-    importlib.invalidate_caches()
-    yield importlib.import_module(name)
-    sys.modules.pop(name, None)
+def shop(load_features: Callable[[str], ModuleType]) -> ModuleType:
+    return load_features(FEATURES)
 
 
 @pytest.fixture

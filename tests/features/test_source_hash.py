@@ -6,13 +6,9 @@ under a unique name: ``inspect.getsource`` needs real files.
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 import textwrap
-import uuid
 from collections.abc import Callable
-from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -79,22 +75,9 @@ def amount_eur(amount,
 
 
 @pytest.fixture
-def load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Load:
-    """Write a module's source to its own file and import it under a unique name."""
-
-    def load_source(source: str) -> ModuleType:
-        name = f"feat_{uuid.uuid4().hex[:8]}"
-        path = tmp_path / f"{name}.py"
-        path.write_text(textwrap.dedent(source), encoding="utf-8")
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        monkeypatch.setitem(sys.modules, name, module)  # removed again after the test
-        spec.loader.exec_module(module)
-        return module
-
-    return load_source
+def load(load_features: Load) -> Load:
+    """Import a module's (indented) source from its own file, under a unique name."""
+    return lambda source: load_features(textwrap.dedent(source))
 
 
 def edited(old: str, new: str, source: str = BASE) -> str:

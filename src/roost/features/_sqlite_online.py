@@ -15,11 +15,11 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from roost._sqlite import connect, enable_wal, transaction
 from roost.errors import FeatureError, FeatureUnavailable
 from roost.features.aggregates import AggregateView
 from roost.features.online import OnlineRecord, check_records, dump_values, load_values
@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 _BUSY_TIMEOUT_MS = 5000
 #: keys per ``IN (...)``: well under SQLite's limit on bound parameters
 _CHUNK = 500
-_WAL_ATTEMPTS = 50
 
 
 class SqliteOnlineStore:
@@ -65,10 +64,10 @@ class SqliteOnlineStore:
             ) from exc
         connection = self._connect()
         try:
-            _enable_wal(connection, self.url)
-        except BaseException:
+            enable_wal(connection, f"online store {self.url}")
+        except sqlite3.Error as exc:
             connection.close()
-            raise
+            raise FeatureUnavailable(f"online store {self.url}: cannot open ({exc})") from exc
         self._idle.append(connection)
 
     # ------------------------------------------------------------------ the contract
@@ -167,18 +166,11 @@ class SqliteOnlineStore:
 
     def _connect(self) -> sqlite3.Connection:
         try:
-            # autocommit mode: transactions are explicit below. check_same_thread is off
-            # only because the pool hands a connection to one thread at a time.
-            connection = sqlite3.connect(
-                self.path,
-                timeout=_BUSY_TIMEOUT_MS / 1000,
-                isolation_level=None,
-                check_same_thread=False,
-            )
+            # the pool hands a connection to one thread at a time
+            connection = connect(self.path, timeout_s=_BUSY_TIMEOUT_MS / 1000)
         except sqlite3.Error as exc:
             raise FeatureUnavailable(f"online store {self.url}: cannot open ({exc})") from exc
         try:
-            connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             connection.execute("PRAGMA synchronous = NORMAL")  # with WAL: safe across crashes
         except sqlite3.Error as exc:
             connection.close()
@@ -218,15 +210,8 @@ class SqliteOnlineStore:
                     )
                     with self._lock:
                         self._tables.add(table)
-                # IMMEDIATE: take the write lock up front, so busy_timeout applies to it
-                connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-                try:
+                with transaction(connection, write=write):
                     yield connection
-                except BaseException:
-                    if connection.in_transaction:
-                        connection.execute("ROLLBACK")
-                    raise
-                connection.execute("COMMIT")
         except sqlite3.Error as exc:
             raise FeatureUnavailable(f"online store {self.url}, view {view.ref}: {exc}") from exc
 
@@ -250,23 +235,3 @@ def _check_time(view: AggregateView, now_us: int) -> None:
         raise FeatureError(
             f"online store, view {view.ref}: now_us expected an int (UTC µs), got {now_us!r}"
         )
-
-
-def _enable_wal(connection: sqlite3.Connection, url: str) -> None:
-    """Switch the file to write-ahead logging, once: readers then never wait on writers.
-
-    The mode is stored in the file. Changing it needs a moment alone with the file, which
-    the busy timeout does not cover, so processes opening a new file at once retry here;
-    a file that stays busy keeps its rollback journal (slower, just as correct).
-    """
-    for attempt in range(_WAL_ATTEMPTS):
-        try:
-            (mode,) = connection.execute("PRAGMA journal_mode=WAL").fetchone()
-            if str(mode).lower() == "wal":
-                return
-        except sqlite3.DatabaseError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise FeatureError(f"online store {url}: cannot open ({exc})") from exc
-            log.debug("switching %s to WAL, attempt %d: %s", url, attempt + 1, exc)
-        time.sleep(0.01 * (attempt + 1))
-    log.warning("online store %s stayed busy; keeping its rollback journal", url)

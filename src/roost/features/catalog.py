@@ -25,13 +25,13 @@ import json
 import logging
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from roost._sqlite import connect, enable_wal, transaction
 from roost.errors import ConfigError, FeatureError, FeatureVersionError
 from roost.types import JSONDict
 
@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 
 #: how long a writer waits for another process's transaction before giving up
 _BUSY_TIMEOUT_S = 10.0
-_WAL_ATTEMPTS = 50
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS feature_catalog (name TEXT NOT NULL, version INTEGER NOT NULL, "
@@ -287,14 +286,8 @@ class FeatureCatalog:
                 connection = self._connect()
                 # a write takes the lock up front: checking then inserting must see no
                 # other process's insert in between
-                connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-                try:
+                with transaction(connection, write=write):
                     yield connection
-                except BaseException:
-                    if connection.in_transaction:
-                        connection.execute("ROLLBACK")
-                    raise
-                connection.execute("COMMIT")
             except (OSError, sqlite3.Error) as exc:  # unwritable, locked too long, corrupt
                 raise FeatureError(f"feature catalog {self.path}: {exc}") from exc
 
@@ -304,41 +297,19 @@ class FeatureCatalog:
             raise FeatureError(f"feature catalog {self.path} is closed")
         if self._connection is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            # autocommit mode: transactions are explicit. check_same_thread is off because
             # calls from several threads take turns under self._lock
-            connection = sqlite3.connect(
-                self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
+            connection = connect(self.path, timeout_s=_BUSY_TIMEOUT_S)
             try:
-                _enable_wal(connection, self.path)
+                enable_wal(connection, f"feature catalog {self.path}")
                 # IF NOT EXISTS inside a write transaction: processes creating the file at
                 # once take turns, and the later ones find the table
-                connection.execute("BEGIN IMMEDIATE")
-                connection.execute(_SCHEMA)
-                connection.execute("COMMIT")
+                with transaction(connection, write=True):
+                    connection.execute(_SCHEMA)
             except BaseException:
                 connection.close()
                 raise
             self._connection = connection
         return self._connection
-
-
-def _enable_wal(connection: sqlite3.Connection, path: Path) -> None:
-    """Switch the file to write-ahead logging; it stays so for every later connection.
-
-    The switch needs a moment alone with the file and SQLite's busy timeout does not
-    wait for it, so processes opening a new file at once retry here.
-    """
-    for attempt in range(_WAL_ATTEMPTS):
-        try:
-            if str(connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]).lower() == "wal":
-                return
-        except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-                raise
-            log.debug("switching %s to WAL, attempt %d: %s", path, attempt + 1, exc)
-        time.sleep(0.01 * (attempt + 1))
-    log.warning("feature catalog %s stayed busy; keeping its rollback journal", path)
 
 
 def _check(definition: Any, now_us: int) -> CatalogEntry:

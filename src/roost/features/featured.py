@@ -156,10 +156,12 @@ class Featured:
         raw = {name for name, _ in self.features.service.raw_inputs}
         return names is not None and vector <= names and not (raw <= names and vector == raw)
 
-    def encode(self, raw: Any) -> Any:
-        """Feature vectors (a DataFrame) for validated raw rows, from the online store."""
-        import pandas as pd
+    def encode(self, raw: Any) -> list[dict[str, Any]]:
+        """Feature vectors (one dict per row) for validated raw rows, from the online store.
 
+        Plain dicts, not a DataFrame: the vector signature validates them into the batch
+        the estimator takes, and a request should build one frame, not two.
+        """
         if self.store is None:
             raise ConfigError(
                 "Featured: no feature store to read online features from; pass store= "
@@ -167,9 +169,7 @@ class Featured:
             )
         records = raw.to_dict(orient="records")
         rows = self.store.online_features(self.features.service, records)
-        vectors = [self.features.encode(row.values) for row in rows]
-        names = [name for name, _ in self.features.vector_columns]
-        return pd.DataFrame.from_records(vectors, columns=names)
+        return [self.features.encode(row.values) for row in rows]
 
     def predict_outputs(self, batch: Any) -> dict[str, Any]:
         """The estimator's outputs for a flavor batch: raw rows (at save) or vectors."""

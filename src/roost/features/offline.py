@@ -33,13 +33,13 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from roost._sqlite import connect, enable_wal, transaction
 from roost.errors import ConfigError, FeatureError
 from roost.features._frames import event_columns, frame_of, rows_of
 from roost.features.entities import Events
@@ -56,7 +56,6 @@ _SQL_TYPES = {"int64": "INTEGER", "float64": "REAL", "bool": "BOOLEAN", "string"
 _NOT_NULL = {"_key": " NOT NULL", "_time_us": " NOT NULL"}
 _CHUNK = 500  # keys per IN (...): well under SQLite's variable limit
 _BUSY_TIMEOUT_MS = 5000
-_WAL_ATTEMPTS = 20
 
 
 class OfflineStore:
@@ -255,15 +254,8 @@ class OfflineStore:
         with self._lock:
             connection = self._connect()
             try:
-                # IMMEDIATE takes the write lock now, so a busy file waits here, not mid-insert
-                connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-                try:
+                with transaction(connection, write=write):
                     yield connection
-                except BaseException:
-                    if connection.in_transaction:
-                        connection.execute("ROLLBACK")
-                    raise
-                connection.execute("COMMIT")
             except sqlite3.Error as exc:  # locked past the timeout, disk full, corrupt file
                 raise FeatureError(f"offline store {self.path}: {exc}") from exc
 
@@ -285,43 +277,19 @@ class OfflineStore:
 
     def _open(self) -> sqlite3.Connection:
         try:
-            # autocommit (isolation_level=None): _transaction says where transactions begin
-            connection = sqlite3.connect(
-                self.path,
-                timeout=_BUSY_TIMEOUT_MS / 1000,
-                isolation_level=None,
-                check_same_thread=False,  # shared by threads, always under self._lock
-            )
+            return connect(self.path, timeout_s=_BUSY_TIMEOUT_MS / 1000)  # under self._lock
         except sqlite3.Error as exc:
             raise FeatureError(f"offline store {self.path}: {exc}") from exc
-        try:
-            connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        except sqlite3.Error as exc:
-            connection.close()
-            raise FeatureError(f"offline store {self.path}: {exc}") from exc
-        return connection
 
     def _enable_wal(self) -> None:
-        """Switch the file to write-ahead logging once; later connections inherit it.
-
-        The switch needs a moment alone with the file, which SQLite's busy timeout does not
-        wait for, so processes opening a new file at once retry here. A file that stays
-        busy keeps its rollback journal: slower under concurrency, just as correct.
-        """
-        for attempt in range(_WAL_ATTEMPTS):
-            connection = self._open()
-            try:
-                mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-                if str(mode).lower() == "wal":
-                    return
-            except sqlite3.OperationalError as exc:
-                log.debug("switching %s to WAL, attempt %d: %s", self.path, attempt + 1, exc)
-            except sqlite3.Error as exc:
-                raise FeatureError(f"offline store {self.path}: {exc}") from exc
-            finally:
-                connection.close()
-            time.sleep(0.01 * (attempt + 1))
-        log.warning("offline store %s stayed busy; keeping its rollback journal", self.path)
+        """Switch the file to write-ahead logging, once (``roost._sqlite.enable_wal``)."""
+        connection = self._open()
+        try:
+            enable_wal(connection, f"offline store {self.path}")
+        except sqlite3.Error as exc:
+            raise FeatureError(f"offline store {self.path}: {exc}") from exc
+        finally:
+            connection.close()
 
 
 def _check_events(events: object) -> None:

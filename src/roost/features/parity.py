@@ -141,10 +141,7 @@ def _request_rows(
     if requests is not None:
         records = requests.to_dict(orient="records")
         return {entity.key_of(r): {n: r.get(n) for n, _ in service.raw_inputs} for r in records}
-    sources = {}
-    for view in service.views:
-        frame = store.offline.read(view.events, until_us=at)
-        sources[view.events.name] = frame
+    sources = store.read_events(service, keys=None, until_us=at)
     missing = [f for f in fields if not any(f in frame.columns for frame in sources.values())]
     if missing:
         raise FeatureError(

@@ -226,12 +226,11 @@ class FeatureStore:
             {k: plain_value(v) for k, v in r.items()} for r in frame.to_dict(orient="records")
         ]
         keys = [service.entity.key_of(r) for r in records]
-        by_view = {}
-        for view in service.views:
-            events = self.offline.read(
-                view.events, keys=sorted(set(keys)), until_us=max(times, default=0)
-            )
-            by_view[view.name] = view_values(view, events, keys, times)
+        tables = self.read_events(service, keys=sorted(set(keys)), until_us=max(times, default=0))
+        by_view = {
+            view.name: view_values(view, tables[view.events.name], keys, times)
+            for view in service.views
+        }
         rows = [
             service.compute(record, {name: values[i] for name, values in by_view.items()})
             for i, record in enumerate(records)
@@ -255,10 +254,11 @@ class FeatureStore:
         """
         self.apply(service)
         at = at_us if at_us is not None else now_us(self.clock)
+        tables = self.read_events(service, keys=keys, until_us=at)
         reports = []
         for view in service.views:
             started = time.perf_counter()
-            events = self.offline.read(view.events, keys=keys, until_us=at)
+            events = tables[view.events.name]
             with_events = set(events["_key"])  # only they have a value to write
             targets = sorted(with_events) if keys is None else [k for k in keys if k in with_events]
             written = 0
@@ -287,6 +287,24 @@ class FeatureStore:
             )
             reports.append(Materialized(view.ref, len(targets), written, at, seconds))
         return reports
+
+    def read_events(
+        self, service: FeatureService, *, keys: Sequence[str] | None, until_us: int
+    ) -> dict[str, Any]:
+        """Each event table the service's views read, by name, read once (views may share one).
+
+        Args:
+            service: whose views' tables to read.
+            keys: only these canonical entity keys (all when None).
+            until_us: only events at or before this time (UTC epoch µs).
+        """
+        tables: dict[str, Any] = {}
+        for view in service.views:
+            if view.events.name not in tables:
+                tables[view.events.name] = self.offline.read(
+                    view.events, keys=keys, until_us=until_us
+                )
+        return tables
 
     def online_features(
         self, service: FeatureService, rows: Sequence[Any], *, at_us: int | None = None

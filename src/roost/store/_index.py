@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from roost._sqlite import enable_wal, transaction
 from roost.errors import ConfigError, ModelNotFound, StoreError, VersionConflict
 
 __all__ = ["Index", "VersionRow", "open_index"]
@@ -39,7 +39,6 @@ _SCHEMA = (
         detail TEXT)""",
 )
 _MAX_CLAIM_ATTEMPTS = 100
-_WAL_ATTEMPTS = 50
 
 log = logging.getLogger(__name__)
 # any fixed number: the key of the PostgreSQL advisory lock held while creating the tables
@@ -134,13 +133,8 @@ class Index:
         try:
             sqlite = sqlite3.connect(path, timeout=60, isolation_level=None)
             try:
-                sqlite.execute("BEGIN IMMEDIATE")  # one writer at a time; readers go on
-                try:
+                with transaction(sqlite, write=True):  # one writer at a time; readers go on
                     yield _SqliteCursor(sqlite)
-                except BaseException:
-                    sqlite.execute("ROLLBACK")
-                    raise
-                sqlite.execute("COMMIT")
             finally:
                 sqlite.close()
         except sqlite3.IntegrityError:
@@ -342,30 +336,15 @@ def _lock_ready_version(cur: _Cursor, name: str, version: int) -> None:
 
 
 def _enable_wal(path: Path) -> None:
-    """Switch the SQLite file to write-ahead logging, once: readers then never wait on writers.
-
-    The mode is stored in the file, so later connections inherit it. Changing it needs a
-    moment alone with the file and SQLite's busy timeout does not cover that, so several
-    processes opening a new index at once retry here. A file that stays busy keeps its
-    rollback journal, which is slower under concurrency but just as correct.
-    """
-    for attempt in range(_WAL_ATTEMPTS):
+    """Switch the SQLite file to write-ahead logging, once (``roost._sqlite.enable_wal``)."""
+    try:
+        connection = sqlite3.connect(path, timeout=60)
         try:
-            connection = sqlite3.connect(path, timeout=60)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"registry index {path}: {exc}") from exc
-        try:
-            mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if str(mode).lower() == "wal":
-                return
-        except sqlite3.OperationalError as exc:
-            log.debug("switching %s to WAL, attempt %d: %s", path, attempt + 1, exc)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"registry index {path}: {exc}") from exc
+            enable_wal(connection, f"registry index {path}")
         finally:
             connection.close()
-        time.sleep(0.01 * (attempt + 1))
-    log.warning("registry index %s stayed busy; keeping its rollback journal", path)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"registry index {path}: {exc}") from exc
 
 
 def open_index(url: str) -> Index:

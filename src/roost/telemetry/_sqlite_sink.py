@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from roost._sqlite import connect, enable_wal, transaction
 from roost.errors import TelemetryError
 from roost.telemetry._connections import ThreadConnections
 from roost.telemetry._sink import SqlSink, one_line, schema
@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 
 #: how long a writer waits for another process's batch before giving up
 _BUSY_TIMEOUT_S = 10.0
-_WAL_ATTEMPTS = 50
 
 
 class _SqliteCursor:
@@ -76,11 +75,8 @@ class SqliteSink(SqlSink):
 
     def _connect(self) -> sqlite3.Connection:
         try:
-            # autocommit mode: the transactions below are explicit. check_same_thread is
-            # off only so close() may close every thread's connection; each is used by one
-            connection = sqlite3.connect(
-                self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
+            # one connection per thread; close() may close them all from another
+            connection = connect(self.path, timeout_s=_BUSY_TIMEOUT_S)
         except sqlite3.Error as exc:
             raise TelemetryError(f"telemetry sink {self.url}: {one_line(exc)}") from exc
         return connection
@@ -92,39 +88,20 @@ class SqliteSink(SqlSink):
             if write:
                 synchronous = "FULL" if durable else "NORMAL"
                 connection.execute(f"PRAGMA synchronous={synchronous}")
-                connection.execute("BEGIN IMMEDIATE")  # take the write lock now, not mid-batch
-            else:
-                connection.execute("BEGIN")  # one snapshot for every query of the call
-            try:
+            with transaction(connection, write=write):
                 yield _SqliteCursor(connection)
-            except BaseException:
-                if connection.in_transaction:
-                    connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
         except sqlite3.Error as exc:  # locked past the timeout, disk full, corrupt file
             raise TelemetryError(f"telemetry sink {self.url}: {one_line(exc)}") from exc
 
     def _enable_wal(self) -> None:
-        """Switch the file to write-ahead logging; it stays so for every later connection.
-
-        The switch needs a moment alone with the file, and SQLite's busy timeout does not
-        wait for that, so processes opening a new file at once retry here.
-        """
-        for attempt in range(_WAL_ATTEMPTS):
-            connection = self._connect()
-            try:
-                mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-                if str(mode).lower() == "wal":
-                    return
-            except sqlite3.Error as exc:
-                if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-                    raise TelemetryError(f"telemetry sink {self.url}: {one_line(exc)}") from exc
-                log.debug("switching %s to WAL, attempt %d: %s", self.path, attempt + 1, exc)
-            finally:
-                connection.close()
-            time.sleep(0.01 * (attempt + 1))
-        log.warning("telemetry sink %s stayed busy; keeping its rollback journal", self.url)
+        """Switch the file to write-ahead logging, once (``roost._sqlite.enable_wal``)."""
+        connection = self._connect()
+        try:
+            enable_wal(connection, f"telemetry sink {self.url}")
+        except sqlite3.Error as exc:
+            raise TelemetryError(f"telemetry sink {self.url}: {one_line(exc)}") from exc
+        finally:
+            connection.close()
 
     def close(self) -> None:
         """Close every thread's connection (idempotent)."""
