@@ -53,6 +53,8 @@ class Result:
     errors: int
     rss_mib: float
     cpu_us_per_request: float
+    #: of which the prediction log's writer threads (telemetry's servers only)
+    writer_cpu_us_per_request: float | None = None
 
 
 def free_port() -> int:
@@ -154,6 +156,24 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def telemetry_write_cpu_s(port: int) -> float | None:
+    """The writer threads' CPU seconds so far, from ``/metrics``; None without telemetry.
+
+    Call it after ``SETTLE_S`` of quiet: the last writes and the workers' metrics are then
+    flushed.
+    """
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    match = re.search(
+        r"^roost_telemetry_write_cpu_seconds_total{sink=\"sqlite\"} (\S+)$", text, re.M
+    )
+    return float(match.group(1)) if match else None
+
+
+#: the prediction log writes a partial batch within 0.5 s and workers flush their metrics
+#: every second: after this long without requests, /metrics has counted every write
+SETTLE_S = 1.6
+
+
 def wait_ready(url: str, body: bytes, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -246,11 +266,20 @@ def measure_servers(
                 wait_ready(url, body)
                 run_wrk(url, body, 16, args.warmup)
                 for concurrency in args.concurrency:
+                    time.sleep(SETTLE_S)
+                    writer_before = telemetry_write_cpu_s(port)
                     cpu_before = cpu_seconds(process.pid)
                     rps, p50, p99, failures, requests = run_wrk(
                         url, body, concurrency, args.duration
                     )
                     cpu_s = cpu_seconds(process.pid) - cpu_before
+                    time.sleep(SETTLE_S)
+                    writer_after = telemetry_write_cpu_s(port)
+                    writer_us = (
+                        (writer_after - writer_before) / max(requests, 1) * 1e6
+                        if writer_after is not None and writer_before is not None
+                        else None
+                    )
                     result = Result(
                         server,
                         model.name,
@@ -261,12 +290,14 @@ def measure_servers(
                         failures,
                         rss_mib(process.pid),
                         cpu_s / max(requests, 1) * 1e6,
+                        writer_us,
                     )
                     results.append(result)
+                    writer = "" if writer_us is None else f" (writer {writer_us:4.1f})"
                     print(
                         f"{server:18} {model.name:7} c={concurrency:<3} {rps:9.0f} req/s  "
                         f"p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  errors {failures}  "
-                        f"cpu {result.cpu_us_per_request:5.0f} us/req  "
+                        f"cpu {result.cpu_us_per_request:5.0f}{writer} us/req  "
                         f"rss {result.rss_mib:6.0f} MiB",
                         flush=True,
                     )
@@ -297,9 +328,15 @@ def median_results(results: list[Result]) -> list[Result]:
             sum(r.errors for r in rounds),
             max(r.rss_mib for r in rounds),
             statistics.median(r.cpu_us_per_request for r in rounds),
+            _median_or_none([r.writer_cpu_us_per_request for r in rounds]),
         )
         for (server, model, concurrency), rounds in groups.items()
     ]
+
+
+def _median_or_none(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
 
 
 def main() -> None:
@@ -344,14 +381,15 @@ def main() -> None:
     print()
     print(
         "| model | concurrency | server | req/s | p50 ms | p99 ms | errors "
-        "| server CPU µs/req | server RSS MiB |"
+        "| server CPU µs/req | of which telemetry's writer | server RSS MiB |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in sorted(results, key=lambda r: (r.model, r.concurrency)):
+        writer = "" if r.writer_cpu_us_per_request is None else f"{r.writer_cpu_us_per_request:.1f}"
         print(
             f"| {r.model} | {r.concurrency} | {r.server} | {r.requests_per_s:.0f} | "
             f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {r.cpu_us_per_request:.0f} | "
-            f"{r.rss_mib:.0f} |"
+            f"{writer} | {r.rss_mib:.0f} |"
         )
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))

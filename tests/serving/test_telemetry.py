@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,6 +99,10 @@ def test_sample_rate_zero_logs_nothing_and_counts_what_it_skipped(
     assert [r.model for r in logged(tmp_path)] == ["digits"]
     assert 'roost_telemetry_records_total{outcome="skipped"} 3.0' in text
     assert 'roost_telemetry_records_total{outcome="written"} 1.0' in text
+    (cpu,) = re.findall(
+        r'^roost_telemetry_write_cpu_seconds_total{sink="sqlite"} (\S+)$', text, re.M
+    )
+    assert float(cpu) > 0  # the writer thread's SQLite write of that one record
 
 
 def test_sensitive_fields_are_hashed_before_they_are_logged(

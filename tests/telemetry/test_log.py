@@ -235,6 +235,35 @@ def test_record_returns_at_once_while_the_sink_is_blocked(make_log: MakeLog) -> 
     assert counts(prediction_log)[2:] == (9_900, 101, 0, 0)
 
 
+class BusySink(FakeSink):
+    """Each write spends ``cpu_s`` of this thread's CPU, then sleeps ``sleep_s``."""
+
+    def __init__(self, cpu_s: float, sleep_s: float, failures: int = 0) -> None:
+        super().__init__(failures=failures)
+        self.cpu_s = cpu_s
+        self.sleep_s = sleep_s
+
+    def write_predictions(self, records: Sequence[PredictionRecord]) -> None:
+        deadline = time.thread_time() + self.cpu_s
+        while time.thread_time() < deadline:
+            pass
+        time.sleep(self.sleep_s)
+        super().write_predictions(records)
+
+
+def test_counts_the_cpu_time_of_writes_failed_ones_included_but_not_their_waits(
+    make_log: MakeLog,
+) -> None:
+    sink = BusySink(cpu_s=0.05, sleep_s=0.2, failures=1)
+    prediction_log = make_log(sink, batch_size=1)
+    for n in range(2):
+        prediction_log.record(record(n))
+    assert prediction_log.flush(WAIT_S)
+    assert sink.written == ["p0", "p1"]
+    # three writes (one failed) of 50 ms of CPU each; with their sleeps it would be 0.75 s
+    assert 0.15 <= prediction_log.counts.write_cpu_s < 0.4
+
+
 # ---------------------------------------------------------------- flush and close
 
 

@@ -1,12 +1,13 @@
 """Telemetry at ``/metrics``: what was logged and dropped, production accuracy, drift.
 
-Counts (records sampled, skipped, written, dropped; feedback recorded or duplicate)
-come from the prediction log and the feedback route, and are written at every metrics
-flush. Production quality is heavier: every ``QUALITY_INTERVAL_S`` a worker thread
-scores the last hour's feedback, read from the sink, and measures the drift of the
-recent requests this process logged (the last ``RECENT_RECORDS`` per model, kept in
-memory by the tap) against each package's training baseline. With several workers,
-each measures its own share of the traffic and the gauges show the most recent value.
+Counts (records sampled, skipped, written, dropped; feedback recorded or duplicate;
+the writer thread's CPU seconds) come from the prediction log and the feedback route,
+and are written at every metrics flush. Production quality is heavier: every
+``QUALITY_INTERVAL_S`` a worker thread scores the last hour's feedback, read from the
+sink, and measures the drift of the recent requests this process logged (the last
+``RECENT_RECORDS`` per model, kept in memory by the tap) against each package's
+training baseline. With several workers, each measures its own share of the traffic
+and the gauges show the most recent value.
 """
 
 from __future__ import annotations
@@ -55,6 +56,13 @@ class QualityMetrics:
             ["outcome"],
             registry=registry,
         )
+        self.write_cpu = Counter(
+            "roost_telemetry_write_cpu_seconds",
+            "CPU time the prediction log's writer threads spent writing to the sink: "
+            "telemetry's cost beyond the request path.",
+            ["sink"],
+            registry=registry,
+        )
         self.feedback = Counter(
             "roost_feedback_items",
             "Feedback items stored, by status: recorded, or duplicate (an id already had one).",
@@ -94,6 +102,7 @@ class QualityMetrics:
         #: the server's telemetry, once the app has one
         self.tap: PredictionTap | None = None
         self._seen: dict[tuple[str, str], int] = {}
+        self._write_cpu_seen = 0.0
         self._baselines: dict[str, Any] = {}  # package folder -> its baseline, or None
 
     def flush(self) -> None:
@@ -111,6 +120,10 @@ class QualityMetrics:
                 *(("feedback", s, n) for s, n in self.tap.feedback_counts.items()),
             )
         }
+        cpu_delta = counts.write_cpu_s - self._write_cpu_seen
+        if cpu_delta > 0:
+            self.write_cpu.labels(_sink_kind(self.tap.sink.url)).inc(cpu_delta)
+            self._write_cpu_seen = counts.write_cpu_s
         for (kind, label), total in totals.items():
             delta = total - self._seen.get((kind, label), 0)
             if delta > 0:  # the counts only grow; a Prometheus counter must never go down
@@ -163,6 +176,12 @@ class QualityMetrics:
             for feature in (*drift.features, *drift.outputs):
                 if feature.psi is not None:
                     self.drift.labels(model.name, version, feature.name).set(feature.psi)
+
+
+def _sink_kind(url: str) -> str:
+    """``sqlite``, ``postgresql`` or ``jsonl``, from a sink's URL."""
+    scheme = url.split(":", 1)[0]
+    return "postgresql" if scheme.startswith("postgres") else scheme
 
 
 async def watch_quality(

@@ -6,7 +6,9 @@ sink. When the sink is slow or down the deque fills up; past ``max_buffer`` the 
 records are dropped and counted, so memory stays bounded and nothing is lost silently.
 
 Each counter has one writer thread (``record`` and ``wants`` the event loop, the others
-the writer thread), so the counts need no lock and only ever grow.
+the writer thread), so the counts need no lock and only ever grow. The writer thread also
+adds up the CPU time its writes take, which ``/metrics`` exports: the part of telemetry's
+cost that is not on the request path.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class LogCounts:
         written: records the sink accepted.
         write_failures: writes the sink refused (each retried).
         buffered: records waiting to be written now.
+        write_cpu_s: CPU time the writer thread spent in the sink's writes, failed ones
+            included: what logging costs the server beyond the request path.
     """
 
     sampled: int
@@ -52,6 +56,7 @@ class LogCounts:
     written: int
     write_failures: int
     buffered: int
+    write_cpu_s: float = 0.0
 
 
 class PredictionLog:
@@ -129,6 +134,7 @@ class PredictionLog:
         self._abandoned = 0  # left unwritten by close
         self._written = 0
         self._write_failures = 0
+        self._write_cpu_s = 0.0
 
     # ------------------------------------------------------------ request path
 
@@ -234,6 +240,7 @@ class PredictionLog:
             written=self._written,
             write_failures=self._write_failures,
             buffered=len(self._buffer) + len(self._batch),
+            write_cpu_s=self._write_cpu_s,
         )
 
     # ---------------------------------------------------------- writer thread
@@ -255,9 +262,11 @@ class PredictionLog:
                 if not self._batch:
                     self._resolve(mark)
                     return
+            cpu_before = time.thread_time()  # this thread's alone: waits for the GIL are not in it
             try:
                 self.sink.write_predictions(self._batch)
             except Exception as exc:  # any sink failure: keep the batch and retry
+                self._write_cpu_s += time.thread_time() - cpu_before
                 self._write_failures += 1
                 if not failing:
                     log.warning(
@@ -271,6 +280,7 @@ class PredictionLog:
                     return  # close() counts what is left
                 pause = min(pause * 2, _MAX_RETRY_S)
                 continue
+            self._write_cpu_s += time.thread_time() - cpu_before
             if failing:
                 log.info("prediction log: writing to %s works again", self.sink.url)
                 failing, pause = False, _FIRST_RETRY_S
