@@ -192,6 +192,32 @@ def test_sink_joined_pairs_predictions_with_their_feedback(sink: Sink) -> None:
     assert sink.joined(until=T0 + 1) == []
 
 
+def test_sqlite_joined_reads_the_windows_feedback_not_all_its_predictions(
+    tmp_path: Path,
+) -> None:
+    # the quality gauges run this every 30 s over the last hour: its work must follow
+    # the feedback received, not the traffic
+    sink = SqliteSink(tmp_path / "telemetry.sqlite3")
+    sink.write_predictions([prediction(f"p{i}", T0 + i / 100) for i in range(20_000)])
+    sink.write_feedback([feedback("p19990", T0 + 500)])
+    calls = 0
+
+    def count() -> int:
+        nonlocal calls
+        calls += 1
+        return 0  # go on
+
+    connection = sink._connections.get()  # this thread's, the one joined() uses
+    connection.set_progress_handler(count, 100)  # called every 100 VM instructions
+    try:
+        pairs = sink.joined(model="fraud", since=T0)
+    finally:
+        connection.set_progress_handler(None, 0)
+        sink.close()
+    assert [p.prediction_id for p, _ in pairs] == ["p19990"]
+    assert calls < 10  # walking the window's 20,000 predictions took 1,200
+
+
 # -------------------------------------------------------------------- feedback
 
 

@@ -205,6 +205,9 @@ class SqlSink(ABC):
 
     url: str
 
+    #: how ``joined`` joins predictions to the feedback it reads first (see there)
+    _join_to_feedback = "JOIN"
+
     @abstractmethod
     def _transaction(self, *, write: bool, durable: bool = False) -> AbstractContextManager[Cursor]:
         """A transaction; ``durable`` ones are on disk once it commits, even after power loss."""
@@ -254,13 +257,20 @@ class SqlSink(ABC):
     def joined(
         self, model: str | None = None, since: float | None = None, until: float | None = None
     ) -> list[tuple[PredictionRecord, FeedbackRecord]]:
+        # Feedback first: a window holds far fewer feedback items than predictions, and
+        # the quality gauges run this every 30 s over the last hour. Feedback is received
+        # after its prediction is made, so the window also bounds the feedback read
+        # (clocks skewed between servers only blur its first moments).
         where, params = _window(model, since, until)
+        if since is not None:
+            where += " AND f.received_at >= ?"
+            params.append(since)
         columns = ", ".join(f"p.{name}" for name in PREDICTION_COLUMNS.split(", "))
         with self._transaction(write=False) as cur:
             rows = cur.execute(
-                f"SELECT {columns}, f.truth, f.received_at FROM roost_predictions p "
-                f"JOIN roost_feedback f ON f.prediction_id = p.prediction_id{where} "
-                "ORDER BY p.ts, p.prediction_id",
+                f"SELECT {columns}, f.truth, f.received_at FROM roost_feedback f "
+                f"{self._join_to_feedback} roost_predictions p "
+                f"ON p.prediction_id = f.prediction_id{where} ORDER BY p.ts, p.prediction_id",
                 params,
             )
         return [

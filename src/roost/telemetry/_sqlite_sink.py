@@ -56,6 +56,11 @@ class SqliteSink(SqlSink):
         0
     """
 
+    #: SQLite keeps the tables of a CROSS JOIN in the order written. Without statistics
+    #: (nothing runs ANALYZE on these files) its planner would rather walk every
+    #: prediction of the window and look each one's feedback up.
+    _join_to_feedback = "CROSS JOIN"
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
         self.url = f"sqlite:///{self.path}"
