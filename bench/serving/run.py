@@ -334,6 +334,34 @@ def median_results(results: list[Result]) -> list[Result]:
     ]
 
 
+def print_telemetry_costs(rounds: list[list[Result]]) -> None:
+    """Telemetry's cost in throughput, from the rounds that measured both roost servers.
+
+    Each round gives one cost, ``1 - with / without``, from two measurements taken
+    minutes apart. A neighbour's load moves both of them, where it would move only one
+    of two medians taken over all rounds. The table gives the median cost and the
+    quartiles, which show how far single rounds spread on this machine.
+    """
+    costs: dict[tuple[str, int], list[float]] = {}
+    for round_results in rounds:
+        rps = {(r.server, r.model, r.concurrency): r.requests_per_s for r in round_results}
+        for (server, model, concurrency), without in rps.items():
+            with_telemetry = rps.get(("roost + telemetry", model, concurrency))
+            if server == "roost" and with_telemetry is not None and without > 0:
+                costs.setdefault((model, concurrency), []).append(1 - with_telemetry / without)
+    if not costs:
+        return
+    print()
+    print("| model | concurrency | telemetry's cost, median of rounds | quartiles | rounds |")
+    print("|---|---|---|---|---|")
+    for (model, concurrency), values in sorted(costs.items()):
+        quartiles = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
+        print(
+            f"| {model} | {concurrency} | {statistics.median(values):.1%} | "
+            f"{quartiles[0]:.1%} to {quartiles[2]:.1%} | {len(values)} |"
+        )
+
+
 def _median_or_none(values: list[float | None]) -> float | None:
     known = [v for v in values if v is not None]
     return statistics.median(known) if known else None
@@ -369,15 +397,15 @@ def main() -> None:
         "ROOST_HOME": str(workdir / "home"),
         "BENCH_MODELS": str(workdir / "models.json"),
     }
-    results: list[Result] = []
+    rounds: list[list[Result]] = []
     for round_ in range(args.repeat):
         if args.repeat > 1:
             print(f"round {round_ + 1} of {args.repeat}", flush=True)
         # every other round runs the servers in the opposite order: whatever the first
         # server of a round leaves behind (a warm cache, a busy neighbour) then favours
         # each server equally often
-        results.extend(measure_servers(args, workdir, models, env, reverse=round_ % 2 == 1))
-    results = median_results(results)
+        rounds.append(measure_servers(args, workdir, models, env, reverse=round_ % 2 == 1))
+    results = median_results([result for round_results in rounds for result in round_results])
     print()
     print(
         "| model | concurrency | server | req/s | p50 ms | p99 ms | errors "
@@ -391,6 +419,7 @@ def main() -> None:
             f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {r.cpu_us_per_request:.0f} | "
             f"{writer} | {r.rss_mib:.0f} |"
         )
+    print_telemetry_costs(rounds)
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))
 

@@ -56,7 +56,7 @@ class LogCounts:
     written: int
     write_failures: int
     buffered: int
-    write_cpu_s: float = 0.0
+    write_cpu_s: float
 
 
 class PredictionLog:
