@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["connect", "enable_wal", "is_busy", "transaction"]
+__all__ = ["connect", "enable_wal", "is_busy", "switch_to_wal", "transaction"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,19 @@ def enable_wal(connection: sqlite3.Connection, name: str) -> None:
             log.debug("switching %s to WAL, attempt %d: %s", name, attempt + 1, exc)
         time.sleep(0.01 * (attempt + 1))
     log.warning("%s stayed busy; keeping its rollback journal", name)
+
+
+def switch_to_wal(path: str | Path, name: str, *, timeout_s: float) -> None:
+    """``enable_wal`` on a connection of its own, closed afterwards (before a room's first use).
+
+    Raises:
+        sqlite3.Error: the file cannot be opened, or is corrupt or unreadable.
+    """
+    connection = connect(path, timeout_s=timeout_s)
+    try:
+        enable_wal(connection, name)
+    finally:
+        connection.close()
 
 
 @contextmanager

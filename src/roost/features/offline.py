@@ -39,7 +39,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from roost._sqlite import connect, enable_wal, transaction
+from roost._sqlite import connect, switch_to_wal, transaction
 from roost.errors import ConfigError, FeatureError
 from roost.features._frames import event_columns, frame_of, rows_of
 from roost.features.entities import Events
@@ -270,7 +270,12 @@ class OfflineStore:
             raise FeatureError(
                 f"offline store {self.path}: cannot create its folder: {exc}"
             ) from exc
-        self._enable_wal()
+        try:
+            switch_to_wal(
+                self.path, f"offline store {self.path}", timeout_s=_BUSY_TIMEOUT_MS / 1000
+            )
+        except sqlite3.Error as exc:
+            raise FeatureError(f"offline store {self.path}: {exc}") from exc
         connection = self._open()
         self._connection = connection
         return connection
@@ -280,16 +285,6 @@ class OfflineStore:
             return connect(self.path, timeout_s=_BUSY_TIMEOUT_MS / 1000)  # under self._lock
         except sqlite3.Error as exc:
             raise FeatureError(f"offline store {self.path}: {exc}") from exc
-
-    def _enable_wal(self) -> None:
-        """Switch the file to write-ahead logging, once (``roost._sqlite.enable_wal``)."""
-        connection = self._open()
-        try:
-            enable_wal(connection, f"offline store {self.path}")
-        except sqlite3.Error as exc:
-            raise FeatureError(f"offline store {self.path}: {exc}") from exc
-        finally:
-            connection.close()
 
 
 def _check_events(events: object) -> None:

@@ -101,8 +101,7 @@ class QualityMetrics:
         )
         #: the server's telemetry, once the app has one
         self.tap: PredictionTap | None = None
-        self._seen: dict[tuple[str, str], int] = {}
-        self._write_cpu_seen = 0.0
+        self._seen: dict[tuple[Counter, str], float] = {}  # total counted so far
         self._baselines: dict[str, Any] = {}  # package folder -> its baseline, or None
 
     def flush(self) -> None:
@@ -110,26 +109,20 @@ class QualityMetrics:
         if self.tap is None:
             return
         counts = self.tap.log.counts
-        totals = {
-            (kind, label): total
-            for kind, label, total in (
-                *(
-                    ("records", outcome, getattr(counts, outcome))
-                    for outcome in ("sampled", "skipped", "written", "dropped")
-                ),
-                *(("feedback", s, n) for s, n in self.tap.feedback_counts.items()),
-            )
-        }
-        cpu_delta = counts.write_cpu_s - self._write_cpu_seen
-        if cpu_delta > 0:
-            self.write_cpu.labels(_sink_kind(self.tap.sink.url)).inc(cpu_delta)
-            self._write_cpu_seen = counts.write_cpu_s
-        for (kind, label), total in totals.items():
-            delta = total - self._seen.get((kind, label), 0)
+        totals: list[tuple[Counter, str, float]] = [
+            *(
+                (self.records, outcome, getattr(counts, outcome))
+                for outcome in ("sampled", "skipped", "written", "dropped")
+            ),
+            *((self.feedback, s, n) for s, n in self.tap.feedback_counts.items()),
+            (self.write_cpu, _sink_kind(self.tap.sink.url), counts.write_cpu_s),
+        ]
+        for counter, label, total in totals:
+            key = (counter, label)
+            delta = total - self._seen.get(key, 0)
             if delta > 0:  # the counts only grow; a Prometheus counter must never go down
-                counter = self.records if kind == "records" else self.feedback
                 counter.labels(label).inc(delta)
-                self._seen[(kind, label)] = total
+                self._seen[key] = total
 
     def _baseline(self, model: ServedModel) -> Any:
         """The package's training baseline (None without one), read once per package."""

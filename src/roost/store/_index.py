@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from roost._sqlite import enable_wal, transaction
+from roost._sqlite import switch_to_wal, transaction
 from roost.errors import ConfigError, ModelNotFound, StoreError, VersionConflict
 
 __all__ = ["Index", "VersionRow", "open_index"]
@@ -105,7 +105,10 @@ class Index:
         else:
             path = Path(url.removeprefix("sqlite:///"))
             path.parent.mkdir(parents=True, exist_ok=True)
-            _enable_wal(path)
+            try:
+                switch_to_wal(path, f"registry index {path}", timeout_s=60)
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"registry index {path}: {exc}") from exc
         with self._transaction() as cur:
             if self._is_postgres:
                 # CREATE TABLE IF NOT EXISTS races with itself in PostgreSQL: two processes
@@ -333,18 +336,6 @@ def _lock_ready_version(cur: _Cursor, name: str, version: int) -> None:
     )
     if not found or found[0][0] != "ready":
         raise ModelNotFound(f"model {name!r} version {version} not found")
-
-
-def _enable_wal(path: Path) -> None:
-    """Switch the SQLite file to write-ahead logging, once (``roost._sqlite.enable_wal``)."""
-    try:
-        connection = sqlite3.connect(path, timeout=60)
-        try:
-            enable_wal(connection, f"registry index {path}")
-        finally:
-            connection.close()
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"registry index {path}: {exc}") from exc
 
 
 def open_index(url: str) -> Index:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from roost._sqlite import connect, enable_wal, transaction
+from roost._sqlite import connect, switch_to_wal, transaction
 from roost.errors import TelemetryError
 from roost.telemetry._connections import ThreadConnections
 from roost.telemetry._sink import SqlSink, one_line, schema
@@ -71,7 +71,10 @@ class SqliteSink(SqlSink):
             raise TelemetryError(
                 f"telemetry sink {self.url}: cannot create its folder ({one_line(exc)})"
             ) from exc
-        self._enable_wal()
+        try:
+            switch_to_wal(self.path, f"telemetry sink {self.url}", timeout_s=_BUSY_TIMEOUT_S)
+        except sqlite3.Error as exc:
+            raise TelemetryError(f"telemetry sink {self.url}: {one_line(exc)}") from exc
         # CREATE ... IF NOT EXISTS inside one write transaction: processes opening a new
         # file at once take turns on SQLite's write lock, and the later ones find the tables
         with self._transaction(write=True) as cur:
@@ -97,16 +100,6 @@ class SqliteSink(SqlSink):
                 yield _SqliteCursor(connection)
         except sqlite3.Error as exc:  # locked past the timeout, disk full, corrupt file
             raise TelemetryError(f"telemetry sink {self.url}: {one_line(exc)}") from exc
-
-    def _enable_wal(self) -> None:
-        """Switch the file to write-ahead logging, once (``roost._sqlite.enable_wal``)."""
-        connection = self._connect()
-        try:
-            enable_wal(connection, f"telemetry sink {self.url}")
-        except sqlite3.Error as exc:
-            raise TelemetryError(f"telemetry sink {self.url}: {one_line(exc)}") from exc
-        finally:
-            connection.close()
 
     def close(self) -> None:
         """Close every thread's connection (idempotent)."""

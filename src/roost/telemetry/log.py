@@ -262,11 +262,8 @@ class PredictionLog:
                 if not self._batch:
                     self._resolve(mark)
                     return
-            cpu_before = time.thread_time()  # this thread's alone: waits for the GIL are not in it
-            try:
-                self.sink.write_predictions(self._batch)
-            except Exception as exc:  # any sink failure: keep the batch and retry
-                self._write_cpu_s += time.thread_time() - cpu_before
+            exc = self._write_batch()
+            if exc is not None:  # any sink failure: keep the batch and retry
                 self._write_failures += 1
                 if not failing:
                     log.warning(
@@ -280,12 +277,22 @@ class PredictionLog:
                     return  # close() counts what is left
                 pause = min(pause * 2, _MAX_RETRY_S)
                 continue
-            self._write_cpu_s += time.thread_time() - cpu_before
             if failing:
                 log.info("prediction log: writing to %s works again", self.sink.url)
                 failing, pause = False, _FIRST_RETRY_S
             self._written += len(self._batch)
             self._batch = []
+
+    def _write_batch(self) -> Exception | None:
+        """Write the current batch, adding its CPU time; what the sink raised, if it failed."""
+        cpu_before = time.thread_time()  # this thread's alone: waits for the GIL are not in it
+        try:
+            self.sink.write_predictions(self._batch)
+        except Exception as exc:
+            return exc
+        finally:
+            self._write_cpu_s += time.thread_time() - cpu_before
+        return None
 
     def _take(self) -> list[LoggedPrediction]:
         batch = []
