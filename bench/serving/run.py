@@ -19,6 +19,7 @@ how much CPU the server spends on each request it does answer.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -235,75 +237,100 @@ def run_wrk(
     return rps, p50, p99, failures, requests
 
 
-def measure_servers(
-    args: argparse.Namespace,
-    workdir: Path,
-    models: dict[str, Any],
-    env: dict[str, str],
-    *,
-    reverse: bool = False,
-) -> list[Result]:
-    """One round: each server in turn (``reverse``: last first), each model, each concurrency."""
-    results: list[Result] = []
-    servers = [s for s in server_commands(0, args.workers, workdir) if s in (args.servers or [s])]
-    for server in reversed(servers) if reverse else servers:
-        port = free_port()
-        command = server_commands(port, args.workers, workdir)[server]
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-        try:
-            for model in models.values():
-                if args.models and model.name not in args.models:
-                    continue
-                url = f"http://127.0.0.1:{port}/v1/models/{model.name}:predict"
+@dataclass(frozen=True)
+class Running:
+    """A started server: its process (the master of its workers) and port."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+
+
+@contextlib.contextmanager
+def started_servers(
+    args: argparse.Namespace, workdir: Path, models: dict[str, Any], env: dict[str, str]
+) -> Iterator[list[Running]]:
+    """Start every chosen server once, each on its own port, and warm each model up.
+
+    The servers stay up for all rounds: a round then costs only its measurements, so
+    many short rounds fit where few long ones did, and the measurements that a round
+    pairs are seconds apart, not the minutes a restart took.
+    """
+    names = [s for s in server_commands(0, args.workers, workdir) if s in (args.servers or [s])]
+    running: list[Running] = []
+    try:
+        for name in names:
+            port = free_port()
+            process = subprocess.Popen(
+                server_commands(port, args.workers, workdir)[name],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            running.append(Running(name, process, port))
+        for server in running:
+            for model in chosen_models(args, models):
+                url = f"http://127.0.0.1:{server.port}/v1/models/{model.name}:predict"
                 body = json.dumps({"instances": [model.row]}).encode()
                 wait_ready(url, body)
                 run_wrk(url, body, 16, args.warmup)
-                for concurrency in args.concurrency:
-                    time.sleep(SETTLE_S)
-                    writer_before = telemetry_write_cpu_s(port)
-                    cpu_before = cpu_seconds(process.pid)
-                    rps, p50, p99, failures, requests = run_wrk(
-                        url, body, concurrency, args.duration
-                    )
-                    cpu_s = cpu_seconds(process.pid) - cpu_before
-                    time.sleep(SETTLE_S)
-                    writer_after = telemetry_write_cpu_s(port)
-                    writer_us = (
-                        (writer_after - writer_before) / max(requests, 1) * 1e6
-                        if writer_after is not None and writer_before is not None
-                        else None
-                    )
-                    result = Result(
-                        server,
-                        model.name,
-                        concurrency,
-                        rps,
-                        p50,
-                        p99,
-                        failures,
-                        rss_mib(process.pid),
-                        cpu_s / max(requests, 1) * 1e6,
-                        writer_us,
-                    )
-                    results.append(result)
-                    writer = "" if writer_us is None else f" (writer {writer_us:4.1f})"
-                    print(
-                        f"{server:18} {model.name:7} c={concurrency:<3} {rps:9.0f} req/s  "
-                        f"p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  errors {failures}  "
-                        f"cpu {result.cpu_us_per_request:5.0f}{writer} us/req  "
-                        f"rss {result.rss_mib:6.0f} MiB",
-                        flush=True,
-                    )
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(30)
+        yield running
+    finally:
+        for server in running:
+            os.killpg(server.process.pid, signal.SIGTERM)
+        for server in running:
+            server.process.wait(30)
+
+
+def chosen_models(args: argparse.Namespace, models: dict[str, Any]) -> list[Any]:
+    return [m for m in models.values() if not args.models or m.name in args.models]
+
+
+def measure_round(
+    args: argparse.Namespace, servers: list[Running], models: dict[str, Any], *, reverse: bool
+) -> list[Result]:
+    """One round: each model, each concurrency, each server in turn (``reverse``: last first)."""
+    results: list[Result] = []
+    for model in chosen_models(args, models):
+        body = json.dumps({"instances": [model.row]}).encode()
+        for concurrency in args.concurrency:
+            for server in reversed(servers) if reverse else servers:
+                url = f"http://127.0.0.1:{server.port}/v1/models/{model.name}:predict"
+                time.sleep(SETTLE_S)
+                writer_before = telemetry_write_cpu_s(server.port)
+                cpu_before = cpu_seconds(server.process.pid)
+                rps, p50, p99, failures, requests = run_wrk(url, body, concurrency, args.duration)
+                cpu_s = cpu_seconds(server.process.pid) - cpu_before
+                time.sleep(SETTLE_S)
+                writer_after = telemetry_write_cpu_s(server.port)
+                writer_us = (
+                    (writer_after - writer_before) / max(requests, 1) * 1e6
+                    if writer_after is not None and writer_before is not None
+                    else None
+                )
+                result = Result(
+                    server.name,
+                    model.name,
+                    concurrency,
+                    rps,
+                    p50,
+                    p99,
+                    failures,
+                    rss_mib(server.process.pid),
+                    cpu_s / max(requests, 1) * 1e6,
+                    writer_us,
+                )
+                results.append(result)
+                writer = "" if writer_us is None else f" (writer {writer_us:4.1f})"
+                print(
+                    f"{server.name:18} {model.name:7} c={concurrency:<3} {rps:9.0f} req/s  "
+                    f"p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  errors {failures}  "
+                    f"cpu {result.cpu_us_per_request:5.0f}{writer} us/req  "
+                    f"rss {result.rss_mib:6.0f} MiB",
+                    flush=True,
+                )
     return results
 
 
@@ -335,29 +362,34 @@ def median_results(results: list[Result]) -> list[Result]:
 
 
 def print_telemetry_costs(rounds: list[list[Result]]) -> None:
-    """Telemetry's cost in throughput, from the rounds that measured both roost servers.
+    """Telemetry's cost in throughput: each ``roost + …`` server against plain roost.
 
     Each round gives one cost, ``1 - with / without``, from two measurements taken
     minutes apart. A neighbour's load moves both of them, where it would move only one
     of two medians taken over all rounds. The table gives the median cost and the
     quartiles, which show how far single rounds spread on this machine.
     """
-    costs: dict[tuple[str, int], list[float]] = {}
+    costs: dict[tuple[str, str, int], list[float]] = {}
     for round_results in rounds:
         rps = {(r.server, r.model, r.concurrency): r.requests_per_s for r in round_results}
-        for (server, model, concurrency), without in rps.items():
-            with_telemetry = rps.get(("roost + telemetry", model, concurrency))
-            if server == "roost" and with_telemetry is not None and without > 0:
-                costs.setdefault((model, concurrency), []).append(1 - with_telemetry / without)
+        for (server, model, concurrency), with_telemetry in rps.items():
+            without = rps.get(("roost", model, concurrency))
+            if server.startswith("roost + ") and without:
+                costs.setdefault((server, model, concurrency), []).append(
+                    1 - with_telemetry / without
+                )
     if not costs:
         return
     print()
-    print("| model | concurrency | telemetry's cost, median of rounds | quartiles | rounds |")
-    print("|---|---|---|---|---|")
-    for (model, concurrency), values in sorted(costs.items()):
+    print(
+        "| server | model | concurrency | cost against roost, median of rounds "
+        "| quartiles | rounds |"
+    )
+    print("|---|---|---|---|---|---|")
+    for (server, model, concurrency), values in sorted(costs.items()):
         quartiles = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
         print(
-            f"| {model} | {concurrency} | {statistics.median(values):.1%} | "
+            f"| {server} | {model} | {concurrency} | {statistics.median(values):.1%} | "
             f"{quartiles[0]:.1%} to {quartiles[2]:.1%} | {len(values)} |"
         )
 
@@ -398,13 +430,14 @@ def main() -> None:
         "BENCH_MODELS": str(workdir / "models.json"),
     }
     rounds: list[list[Result]] = []
-    for round_ in range(args.repeat):
-        if args.repeat > 1:
-            print(f"round {round_ + 1} of {args.repeat}", flush=True)
-        # every other round runs the servers in the opposite order: whatever the first
-        # server of a round leaves behind (a warm cache, a busy neighbour) then favours
-        # each server equally often
-        rounds.append(measure_servers(args, workdir, models, env, reverse=round_ % 2 == 1))
+    with started_servers(args, workdir, models, env) as servers:
+        for round_ in range(args.repeat):
+            if args.repeat > 1:
+                print(f"round {round_ + 1} of {args.repeat}", flush=True)
+            # every other round measures the servers in the opposite order: whatever the
+            # first measurement leaves behind (a warm cache, a busy neighbour) then
+            # favours each server equally often
+            rounds.append(measure_round(args, servers, models, reverse=round_ % 2 == 1))
     results = median_results([result for round_results in rounds for result in round_results])
     print()
     print(

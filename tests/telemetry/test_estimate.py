@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
+import sqlite3
+from contextlib import closing
 from dataclasses import astuple
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from roost.errors import ConfigError
+from roost.telemetry import open_sink
 from roost.telemetry._records import PredictionRecord
 from roost.telemetry.estimate import (
     RECORD_OVERHEAD_BYTES,
@@ -41,6 +45,28 @@ def test_record_bytes_hand_computed() -> None:
     # '[{"x":1}]' 9 + '[0]' 3 + "p1" "m" "v1" 5 + three numbers 24 + overhead
     assert record_bytes(_record()) == 9 + 3 + 5 + 24 + RECORD_OVERHEAD_BYTES
     assert RECORD_OVERHEAD_BYTES == 100
+
+
+@pytest.mark.parametrize("rows", [1, 4, 16])
+def test_record_bytes_is_close_to_what_the_sqlite_sink_stores(rows: int, tmp_path: Path) -> None:
+    """The estimate says what a SQLite file really grows by: at most 15% above, never below."""
+    row = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+    output = {"label": "setosa", "probabilities": [0.98, 0.015, 0.005]}
+    records = [
+        PredictionRecord(
+            f"{i:032x}", 1.8e9 + i / 1000, "iris", 1, "v1", [row] * rows, [output] * rows, 1.25
+        )
+        for i in range(5000)
+    ]
+    path = tmp_path / "telemetry.sqlite3"
+    sink = open_sink(str(path))
+    for start in range(0, len(records), 1000):  # as the prediction log writes them
+        sink.write_predictions(records[start : start + 1000])
+    sink.close()
+    with closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the file holds everything
+    stored = path.stat().st_size / len(records)
+    assert stored <= record_bytes(records[0]) <= stored * 1.15
 
 
 def test_record_bytes_counts_utf8_text_and_the_path() -> None:

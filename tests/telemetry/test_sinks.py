@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 
 from roost.errors import ConfigError, TelemetryError
@@ -24,7 +25,8 @@ from roost.telemetry._records import (
     PredictionRecord,
     RenderedPrediction,
 )
-from roost.telemetry._sink import ROWS_PER_INSERT, Sink, dump_json, mask_password, open_sink
+from roost.telemetry._sink import Sink, dump_json, mask_password, open_sink
+from roost.telemetry._sql_sink import RECORDS_PER_BATCH
 from roost.telemetry._sqlite_sink import SqliteSink
 
 T0 = 1_800_000_000.0
@@ -96,15 +98,16 @@ def test_sink_round_trips_every_field(sink: Sink) -> None:
     assert sink.predictions() == written
 
 
-def test_sink_takes_rendered_records_and_batches_past_one_insert(sink: Sink) -> None:
-    """Serving hands over rendered rows; a batch longer than one INSERT loses nothing."""
+def test_sink_takes_rendered_records_and_batches_past_one_batch_row(sink: Sink) -> None:
+    """Serving hands over rendered records; a write longer than a batch row loses nothing."""
     written = [
-        prediction(f"p{i:05d}", T0 + i, path=["fast"] if i % 2 else None, outputs=[i])
-        for i in range(2 * ROWS_PER_INSERT + 7)
+        prediction(f"p{i:05d}", T0 + i, "fraud" if i % 3 else "churn", outputs=[i])
+        for i in range(2 * RECORDS_PER_BATCH + 7)
     ]
     rendered = [RenderedPrediction.of(record) for record in written]
-    sink.write_predictions([*rendered[:-3], *written[-3:]])  # both kinds in one batch
+    sink.write_predictions([*rendered[:-3], *written[-3:]])  # both kinds in one write
     assert sink.predictions() == written
+    assert sink.predictions(model="churn") == [r for r in written if r.model == "churn"]
     sink.write_predictions(rendered[5:9])  # a retry: ignored
     assert len(sink.predictions()) == len(written)
 
@@ -112,9 +115,16 @@ def test_sink_takes_rendered_records_and_batches_past_one_insert(sink: Sink) -> 
 def test_rendered_record_round_trips() -> None:
     record = prediction("a", T0, path=["fast", "rule:cap"], inputs=[np.array([1.5, np.nan])])
     rendered = RenderedPrediction.of(record)
-    assert rendered.n_rows == 1
-    assert rendered.inputs == "[[1.5,null]]"
+    assert (rendered.prediction_id, rendered.timestamp, rendered.model) == ("a", T0, "fraud")
+    assert rendered.line.startswith('["a",1800000000.0,"fraud",3,"v2",[[1.5,null]],[1],')
     assert rendered.record() == prediction("a", T0, path=["fast", "rule:cap"], inputs=[[1.5, None]])
+
+
+def test_rendered_record_keeps_the_other_fields_when_one_cannot_be_encoded() -> None:
+    record = prediction("a", T0, outputs=[2**70])
+    assert RenderedPrediction.of(record).record() == prediction(
+        "a", T0, outputs=["[1180591620717411303424]"]
+    )
 
 
 def test_sink_stores_numpy_values_and_nan_as_json(sink: Sink) -> None:
@@ -130,7 +140,15 @@ def test_sink_retried_prediction_ids_are_ignored(sink: Sink) -> None:
     """A retried batch (ids already stored) neither fails nor doubles the records."""
     sink.write_predictions([prediction("a", T0), prediction("b", T0 + 1)])
     sink.write_predictions([prediction("b", T0 + 1), prediction("c", T0 + 2)])
+    sink.write_predictions([prediction("a", T0)])  # a whole batch repeated
     assert ids(sink.predictions()) == ["a", "b", "c"]
+    sink.write_feedback([feedback("b", T0 + 5), feedback("c", T0 + 5)])
+    assert [p.prediction_id for p, _ in sink.joined()] == ["b", "c"]
+
+
+def test_sink_keeps_the_first_record_of_an_id_twice_in_one_batch(sink: Sink) -> None:
+    sink.write_predictions([prediction("a", T0), prediction("a", T0 + 1, outputs=[0])])
+    assert sink.predictions() == [prediction("a", T0)]
 
 
 def test_sink_empty_batches_store_nothing(sink: Sink) -> None:
@@ -216,6 +234,83 @@ def test_sqlite_joined_reads_the_windows_feedback_not_all_its_predictions(
         sink.close()
     assert [p.prediction_id for p, _ in pairs] == ["p19990"]
     assert calls < 10  # walking the window's 20,000 predictions took 1,200
+
+
+def test_sink_joined_finds_few_and_many_records_of_one_batch(sink: Sink) -> None:
+    """Feedback for a few records of a batch row finds each one's line; feedback for
+    most of them reads the whole row. Both give the same records."""
+    written = [prediction(f'id "{i}"', T0 + i / 10, outputs=[i]) for i in range(40)]
+    sink.write_predictions(written)  # one batch row; ids that JSON must escape
+    sink.write_feedback([feedback(written[7].prediction_id, T0 + 10)])
+    assert [p for p, _ in sink.joined()] == [written[7]]
+    sink.write_feedback([feedback(r.prediction_id, T0 + 10) for r in written[8:]])
+    assert [p for p, _ in sink.joined()] == written[7:]
+
+
+# the layout of roost before batch rows: one row per record
+_ROW_LAYOUT = (
+    """CREATE TABLE roost_predictions (
+        prediction_id TEXT PRIMARY KEY, ts {real} NOT NULL, model TEXT NOT NULL,
+        version INTEGER NOT NULL, protocol TEXT NOT NULL, n_rows INTEGER NOT NULL,
+        inputs TEXT NOT NULL, outputs TEXT NOT NULL, latency_ms {real} NOT NULL, path TEXT)""",
+    """CREATE TABLE roost_feedback (
+        prediction_id TEXT PRIMARY KEY, truth TEXT NOT NULL, received_at {real} NOT NULL,
+        duplicates INTEGER NOT NULL DEFAULT 0)""",
+)
+_ROW_RECORDS = [
+    ("b", T0 + 1, "fraud", 3, "v2", 2, '[{"amount":1}]', "[0,1]", 4.25, None),
+    ("a", T0, "churn", 1, "v1", 1, "[[1.5,2]]", "[0.5]", 3.0, '["fast","rule:cap"]'),
+]
+
+
+@pytest.mark.parametrize(
+    "kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.integration)]
+)
+def test_sql_sink_converts_the_rows_of_an_older_roost(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'telemetry.sqlite3'}"
+        connection: Any = sqlite3.connect(tmp_path / "telemetry.sqlite3")
+        real, mark = "REAL", "?"
+    else:
+        url = str(request.getfixturevalue("postgres_url"))
+        connection = pytest.importorskip("psycopg").connect(url)
+        real, mark = "DOUBLE PRECISION", "%s"
+    with closing(connection):
+        for statement in _ROW_LAYOUT:
+            connection.execute(statement.format(real=real))
+        for row in _ROW_RECORDS:
+            connection.execute(
+                f"INSERT INTO roost_predictions VALUES ({', '.join([mark] * 10)})", row
+            )
+        connection.execute(
+            f"INSERT INTO roost_feedback VALUES ({mark}, {mark}, {mark}, 1)", ("b", "[0,1]", T0 + 9)
+        )
+        connection.commit()
+
+    sink = open_sink(url)
+    try:
+        a = PredictionRecord(
+            "a", T0, "churn", 1, "v1", [[1.5, 2]], [0.5], 3.0, ["fast", "rule:cap"]
+        )
+        b = PredictionRecord("b", T0 + 1, "fraud", 3, "v2", [{"amount": 1}], [0, 1], 4.25)
+        assert sink.predictions() == [a, b]
+        assert sink.joined() == [(b, FeedbackRecord("b", [0, 1], T0 + 9))]
+        counts = sink.feedback_counts(model="fraud")
+        assert (counts.recorded, counts.duplicates, counts.median_delay_s) == (1, 1, 8.0)
+    finally:
+        sink.close()
+    open_sink(url).close()  # opening again finds nothing left to convert
+    with closing(
+        sqlite3.connect(tmp_path / "telemetry.sqlite3")
+        if kind == "sqlite"
+        else pytest.importorskip("psycopg").connect(url)
+    ) as connection:
+        (count,) = connection.execute("SELECT COUNT(*) FROM roost_prediction_batches").fetchone()
+        assert count == 2  # one per model
+        with pytest.raises(Exception, match="roost_predictions"):
+            connection.execute("SELECT 1 FROM roost_predictions")
 
 
 # -------------------------------------------------------------------- feedback
@@ -428,6 +523,19 @@ def test_jsonl_lines_name_their_kind(tmp_path: Path) -> None:
     lines = path.read_text().splitlines()
     assert [line.split(",")[0] for line in lines] == ['{"kind":"prediction"', '{"kind":"feedback"']
     assert lines[1].endswith('"truth":[1,0],"received_at":1800000001.0}')
+    assert orjson.loads(lines[0]) == {
+        "kind": "prediction",
+        "prediction_id": "a",
+        "timestamp": T0,
+        "model": "fraud",
+        "version": 3,
+        "protocol": "v2",
+        "inputs": [{"amount": 12.5, "country": "NL"}],
+        "outputs": [1],
+        "latency_ms": 4.25,
+        "path": None,
+        "n_rows": 1,
+    }
 
 
 def test_jsonl_duplicates_across_sink_objects_are_found_when_reading(tmp_path: Path) -> None:
@@ -525,7 +633,7 @@ def test_postgres_tables_live_in_the_url_search_path(postgres_url: str) -> None:
             "GROUP BY 1"
         ).fetchone()
     assert schema.startswith("roost_test_")
-    assert tables == ["roost_feedback", "roost_predictions"]
+    assert tables == ["roost_feedback", "roost_prediction_batches", "roost_prediction_ids"]
 
 
 class _Odd:

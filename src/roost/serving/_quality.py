@@ -157,11 +157,11 @@ class QualityMetrics:
                 elif overall.accuracy is not None:
                     self.accuracy.labels(*labels).set(overall.accuracy)
             baseline = self._baseline(model)
-            records = [
-                r.record() if isinstance(r, RenderedPrediction) else r  # parse the JSON back
+            parsed = (  # the JSON back
+                r.record() if isinstance(r, RenderedPrediction) else r
                 for r in recent.get(model.name, [])
-                if r.version == model.version
-            ]
+            )
+            records = [r for r in parsed if r.version == model.version]
             if baseline is None or not records:
                 continue
             names = [spec.name for spec in model.model.signature.inputs]

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["dump_json", "load_json"]
+__all__ = ["dump_json", "dump_json_array", "load_json"]
 
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
@@ -21,6 +21,15 @@ def dump_json(value: Any) -> bytes:
         return orjson.dumps(value, default=_json_default, option=_JSON_OPTIONS)
     except orjson.JSONEncodeError:
         return orjson.dumps(repr(value))
+
+
+def dump_json_array(values: list[Any]) -> bytes:
+    """``values`` as a JSON array; a value ``dump_json`` would store as its repr is so
+    stored on its own, so one odd value cannot spoil the others."""
+    try:
+        return orjson.dumps(values, default=_json_default, option=_JSON_OPTIONS)
+    except orjson.JSONEncodeError:
+        return orjson.dumps([orjson.Fragment(dump_json(value)) for value in values])
 
 
 def _json_default(value: Any) -> Any:

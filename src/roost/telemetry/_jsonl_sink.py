@@ -30,6 +30,7 @@ import orjson
 from roost.errors import TelemetryError
 from roost.telemetry._records import (
     DUPLICATE,
+    LINE_FIELDS,
     RECORDED,
     FeedbackRecord,
     FeedbackStatus,
@@ -246,15 +247,11 @@ def _line(fields: dict[str, Any]) -> bytes:
 def _prediction_line(record: LoggedPrediction) -> bytes:
     if isinstance(record, PredictionRecord):
         record = RenderedPrediction.of(record)
-    # the rendered fields are JSON text already: they go into the line as they are
-    fields = {
-        "kind": "prediction",
-        **record._asdict(),
-        "inputs": orjson.Fragment(record.inputs),
-        "outputs": orjson.Fragment(record.outputs),
-        "path": orjson.Fragment(record.path if record.path is not None else "null"),
-    }
-    return orjson.dumps(fields) + b"\n"
+    # the rendered line is an array of LINE_FIELDS, and log shippers want named fields
+    fields = dict(zip(LINE_FIELDS, load_json(record.line), strict=True))
+    outputs = fields["outputs"]
+    n_rows = len(outputs) if isinstance(outputs, list) else 1
+    return orjson.dumps({"kind": "prediction", **fields, "n_rows": n_rows}) + b"\n"
 
 
 def _feedback_line(record: FeedbackRecord) -> bytes:

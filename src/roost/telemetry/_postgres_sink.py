@@ -13,7 +13,8 @@ from typing import Any
 
 from roost.errors import TelemetryError
 from roost.telemetry._connections import ThreadConnections
-from roost.telemetry._sink import SqlSink, mask_password, one_line, schema
+from roost.telemetry._sink import mask_password, one_line
+from roost.telemetry._sql_sink import SqlSink, schema
 
 __all__ = ["PostgresSink"]
 
@@ -29,9 +30,13 @@ class _PostgresCursor:
         cursor = self._connection.execute(sql.replace("?", "%s"), params)
         return list(cursor.fetchall()) if cursor.description else []
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        with self._connection.cursor() as cursor:
-            cursor.executemany(sql.replace("?", "%s"), rows)
+    def count(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return int(self._connection.execute(sql.replace("?", "%s"), params).rowcount)
+
+    def has_table(self, name: str) -> bool:
+        # to_regclass looks the name up along the search_path, as unqualified names are
+        ((found,),) = self.execute("SELECT to_regclass(?) IS NOT NULL", (name,))
+        return bool(found)
 
 
 class PostgresSink(SqlSink):
@@ -69,8 +74,14 @@ class PostgresSink(SqlSink):
             # creating the tables at once both pass the check and one fails on a duplicate
             # pg_type row. The lock makes them take turns.
             cur.execute("SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK,))
-            for statement in schema("DOUBLE PRECISION"):
-                cur.execute(statement)
+            self._create_tables(
+                cur,
+                schema(
+                    real="DOUBLE PRECISION",
+                    batch_key="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+                    without_rowid="",
+                ),
+            )
 
     def _connect(self) -> Any:
         try:

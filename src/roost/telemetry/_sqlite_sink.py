@@ -20,7 +20,8 @@ from typing import Any
 from roost._sqlite import connect, switch_to_wal, transaction
 from roost.errors import TelemetryError
 from roost.telemetry._connections import ThreadConnections
-from roost.telemetry._sink import SqlSink, one_line, schema
+from roost.telemetry._sink import one_line
+from roost.telemetry._sql_sink import SqlSink, schema
 
 __all__ = ["SqliteSink"]
 
@@ -28,6 +29,9 @@ log = logging.getLogger(__name__)
 
 #: how long a writer waits for another process's batch before giving up
 _BUSY_TIMEOUT_S = 10.0
+#: how long a process opening the file waits for another that opens it: that one may be
+#: converting the file of an older roost, about 25 s per million records
+_OPEN_TIMEOUT_S = 600.0
 
 
 class _SqliteCursor:
@@ -37,8 +41,14 @@ class _SqliteCursor:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._connection.execute(sql, params).fetchall()
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._connection.executemany(sql, rows)
+    def count(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self._connection.execute(sql, params).rowcount
+
+    def has_table(self, name: str) -> bool:
+        found = self._connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        )
+        return found.fetchone() is not None
 
 
 class SqliteSink(SqlSink):
@@ -58,7 +68,7 @@ class SqliteSink(SqlSink):
 
     #: SQLite keeps the tables of a CROSS JOIN in the order written. Without statistics
     #: (nothing runs ANALYZE on these files) its planner would rather walk every
-    #: prediction of the window and look each one's feedback up.
+    #: prediction id of the window and look each one's feedback up.
     _join_to_feedback = "CROSS JOIN"
 
     def __init__(self, path: str | Path) -> None:
@@ -77,9 +87,19 @@ class SqliteSink(SqlSink):
             raise TelemetryError(f"telemetry sink {self.url}: {one_line(exc)}") from exc
         # CREATE ... IF NOT EXISTS inside one write transaction: processes opening a new
         # file at once take turns on SQLite's write lock, and the later ones find the tables
-        with self._transaction(write=True) as cur:
-            for statement in schema("REAL"):
-                cur.execute(statement)
+        connection = self._connections.get()
+        try:
+            connection.execute(f"PRAGMA busy_timeout = {int(_OPEN_TIMEOUT_S * 1000)}")
+            with self._transaction(write=True) as cur:
+                self._create_tables(
+                    cur,
+                    schema(
+                        real="REAL", batch_key="INTEGER PRIMARY KEY", without_rowid="WITHOUT ROWID"
+                    ),
+                )
+            connection.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
+        except sqlite3.Error as exc:
+            raise TelemetryError(f"telemetry sink {self.url}: {one_line(exc)}") from exc
 
     def _connect(self) -> sqlite3.Connection:
         try:
