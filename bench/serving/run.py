@@ -8,8 +8,8 @@ For each server (each started with the same number of worker processes on
 127.0.0.1), each model (``small``, ``forest``) and each concurrency (1, 16, 64), wrk
 sends single-row KServe V1 JSON requests for ``--duration`` seconds after a short
 warm-up. It reports requests/s, p50 and p99 latency, the server's CPU time per request
-and its resident memory (all of its processes), as a Markdown table; results go in
-docs/benchmarks.md.
+(and its event loops' part of it) and its resident memory (all of its processes), as a
+Markdown table; results go in docs/benchmarks.md.
 
 CPU time per request is the steadier figure on a shared machine: a neighbour's burst
 takes cores away from the server, which lowers its requests/s, but it hardly changes
@@ -55,6 +55,8 @@ class Result:
     errors: int
     rss_mib: float
     cpu_us_per_request: float
+    #: of which the processes' main threads: a worker's event loop
+    loop_cpu_us_per_request: float
     #: of which the prediction log's writer threads (telemetry's servers only)
     writer_cpu_us_per_request: float | None = None
 
@@ -146,12 +148,17 @@ def rss_mib(pid: int) -> float:
     return total_kib / 1024
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time used so far by a process and all its live descendants."""
+def cpu_seconds(pid: int, *, main_threads: bool = False) -> float:
+    """User + system CPU time used so far by a process and all its live descendants.
+
+    ``main_threads``: only each process's first thread, which runs a worker's event
+    loop; the rest is the batchers', the prediction log's and the runtime's threads.
+    """
     ticks = 0
     for current in process_tree(pid):
+        stat = f"/proc/{current}/task/{current}/stat" if main_threads else f"/proc/{current}/stat"
         try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            fields = Path(stat).read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         ticks += int(fields[11]) + int(fields[12])  # utime, stime (stat fields 14 and 15)
@@ -301,8 +308,10 @@ def measure_round(
                 time.sleep(SETTLE_S)
                 writer_before = telemetry_write_cpu_s(server.port)
                 cpu_before = cpu_seconds(server.process.pid)
+                loop_before = cpu_seconds(server.process.pid, main_threads=True)
                 rps, p50, p99, failures, requests = run_wrk(url, body, concurrency, args.duration)
                 cpu_s = cpu_seconds(server.process.pid) - cpu_before
+                loop_s = cpu_seconds(server.process.pid, main_threads=True) - loop_before
                 time.sleep(SETTLE_S)
                 writer_after = telemetry_write_cpu_s(server.port)
                 writer_us = (
@@ -320,14 +329,16 @@ def measure_round(
                     failures,
                     rss_mib(server.process.pid),
                     cpu_s / max(requests, 1) * 1e6,
+                    loop_s / max(requests, 1) * 1e6,
                     writer_us,
                 )
                 results.append(result)
-                writer = "" if writer_us is None else f" (writer {writer_us:4.1f})"
+                writer = "" if writer_us is None else f", writer {writer_us:4.1f}"
                 print(
                     f"{server.name:18} {model.name:7} c={concurrency:<3} {rps:9.0f} req/s  "
                     f"p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  errors {failures}  "
-                    f"cpu {result.cpu_us_per_request:5.0f}{writer} us/req  "
+                    f"cpu {result.cpu_us_per_request:5.0f} (loop "
+                    f"{result.loop_cpu_us_per_request:5.0f}{writer}) us/req  "
                     f"rss {result.rss_mib:6.0f} MiB",
                     flush=True,
                 )
@@ -355,6 +366,7 @@ def median_results(results: list[Result]) -> list[Result]:
             sum(r.errors for r in rounds),
             max(r.rss_mib for r in rounds),
             statistics.median(r.cpu_us_per_request for r in rounds),
+            statistics.median(r.loop_cpu_us_per_request for r in rounds),
             _median_or_none([r.writer_cpu_us_per_request for r in rounds]),
         )
         for (server, model, concurrency), rounds in groups.items()
@@ -442,15 +454,16 @@ def main() -> None:
     print()
     print(
         "| model | concurrency | server | req/s | p50 ms | p99 ms | errors "
-        "| server CPU µs/req | of which telemetry's writer | server RSS MiB |"
+        "| server CPU µs/req | of which event loops | of which telemetry's writer "
+        "| server RSS MiB |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in sorted(results, key=lambda r: (r.model, r.concurrency)):
         writer = "" if r.writer_cpu_us_per_request is None else f"{r.writer_cpu_us_per_request:.1f}"
         print(
             f"| {r.model} | {r.concurrency} | {r.server} | {r.requests_per_s:.0f} | "
             f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {r.cpu_us_per_request:.0f} | "
-            f"{writer} | {r.rss_mib:.0f} |"
+            f"{r.loop_cpu_us_per_request:.0f} | {writer} | {r.rss_mib:.0f} |"
         )
     print_telemetry_costs(rounds)
     if args.json:
