@@ -37,6 +37,7 @@ from roost.telemetry._records import (
     LoggedPrediction,
     PredictionRecord,
     RenderedPrediction,
+    prediction_of,
 )
 from roost.telemetry._sink import (
     DEFAULT_LATE_AFTER_S,
@@ -248,10 +249,9 @@ def _prediction_line(record: LoggedPrediction) -> bytes:
     if isinstance(record, PredictionRecord):
         record = RenderedPrediction.of(record)
     # the rendered line is an array of LINE_FIELDS, and log shippers want named fields
-    fields = dict(zip(LINE_FIELDS, load_json(record.line), strict=True))
-    outputs = fields["outputs"]
-    n_rows = len(outputs) if isinstance(outputs, list) else 1
-    return orjson.dumps({"kind": "prediction", **fields, "n_rows": n_rows}) + b"\n"
+    parsed = prediction_of(load_json(record.line))
+    fields = {name: getattr(parsed, name) for name in LINE_FIELDS}
+    return orjson.dumps({"kind": "prediction", **fields, "n_rows": parsed.n_rows}) + b"\n"
 
 
 def _feedback_line(record: FeedbackRecord) -> bytes:

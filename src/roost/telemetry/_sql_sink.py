@@ -272,18 +272,17 @@ def _write_records(cur: Cursor, records: Sequence[LoggedPrediction]) -> None:
             _write_batch(cur, group[start : start + RECORDS_PER_BATCH])
 
 
-def _write_batch(cur: Cursor, records: list[RenderedPrediction]) -> None:
+def _batch_columns(records: list[RenderedPrediction]) -> tuple[float, float, int, str]:
+    """A batch row's ``first_ts``, ``last_ts``, ``n_records`` and ``records``."""
     stamps = [record.timestamp for record in records]
+    return min(stamps), max(stamps), len(records), "\n".join([r.line for r in records])
+
+
+def _write_batch(cur: Cursor, records: list[RenderedPrediction]) -> None:
     ((batch,),) = cur.execute(
         "INSERT INTO roost_prediction_batches (model, first_ts, last_ts, n_records, records) "
         "VALUES (?, ?, ?, ?, ?) RETURNING batch",
-        (
-            records[0].model,
-            min(stamps),
-            max(stamps),
-            len(records),
-            "\n".join([record.line for record in records]),
-        ),
+        (records[0].model, *_batch_columns(records)),
     )
     params = [
         value for record in records for value in (record.prediction_id, batch, record.timestamp)
@@ -313,17 +312,10 @@ def _keep_first(cur: Cursor, batch: int, records: list[RenderedPrediction]) -> N
     if not kept:
         cur.count("DELETE FROM roost_prediction_batches WHERE batch = ?", (batch,))
         return
-    stamps = [record.timestamp for record in kept]
     cur.count(
         "UPDATE roost_prediction_batches SET first_ts = ?, last_ts = ?, n_records = ?, "
         "records = ? WHERE batch = ?",
-        (
-            min(stamps),
-            max(stamps),
-            len(kept),
-            "\n".join([record.line for record in kept]),
-            batch,
-        ),
+        (*_batch_columns(kept), batch),
     )
 
 
